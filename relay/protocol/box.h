@@ -1,0 +1,27 @@
+// NaCl crypto_box (Curve25519-XSalsa20-Poly1305) as DERP frames it: nonce ‖ MAC ‖ ciphertext
+// (spec §3.3).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "relay/protocol/key.h"
+
+namespace derp::protocol {
+
+// Seals `plaintext` from `sender` to `recipient` with a fresh random nonce.
+std::vector<std::uint8_t> seal_box(std::span<const std::uint8_t> plaintext,
+                                   const NodePrivate& sender, const NodePublic& recipient);
+// Same, with a caller-chosen nonce: only for test vectors.
+std::vector<std::uint8_t> seal_box_with_nonce(std::span<const std::uint8_t> plaintext,
+                                              const NodePrivate& sender,
+                                              const NodePublic& recipient,
+                                              std::span<const std::uint8_t, kNonceLen> nonce);
+// Opens nonce ‖ MAC ‖ ciphertext. nullopt when it is short, forged, or the key is small-order.
+std::optional<std::vector<std::uint8_t>> open_box(std::span<const std::uint8_t> sealed,
+                                                  const NodePrivate& recipient,
+                                                  const NodePublic& sender);
+
+}  // namespace derp::protocol
