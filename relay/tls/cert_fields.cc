@@ -4,8 +4,9 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include <arpa/inet.h>
+
 #include <ctime>
-#include <memory>
 
 #include "relay/protocol/key.h"
 #include "relay/tls/openssl_ptr.h"
@@ -26,26 +27,12 @@ std::string asn1_string_text(const ASN1_STRING* s) {
 }
 
 std::string ip_text(const ASN1_OCTET_STRING* ip) {
-  char buf[64] = {};
+  char buf[INET6_ADDRSTRLEN] = {};
   const unsigned char* p = ASN1_STRING_get0_data(ip);
   int len = ASN1_STRING_length(ip);
-  if (len == 4) {
-    std::snprintf(buf, sizeof(buf), "%d.%d.%d.%d", p[0], p[1], p[2], p[3]);
-    return buf;
-  }
-  if (len == 16) {
-    // Let OpenSSL produce the canonical compressed form.
-    std::unique_ptr<char, OpenSslDeleter<CRYPTO_free_void>> dummy;
-    (void)dummy;
-    std::string out;
-    for (int i = 0; i < 16; i += 2) {
-      if (i) out.push_back(':');
-      std::snprintf(buf, sizeof(buf), "%x", (p[i] << 8) | p[i + 1]);
-      out += buf;
-    }
-    return out;
-  }
-  return "<bad IP>";
+  int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+  if (family == 0 || inet_ntop(family, p, buf, sizeof(buf)) == nullptr) return "<bad IP>";
+  return buf;
 }
 
 }  // namespace
@@ -67,27 +54,38 @@ std::string common_name(X509* cert) {
 
 std::vector<std::string> subject_alt_names(X509* cert) {
   std::vector<std::string> out;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
     switch (gn->type) {
-      case GEN_DNS: out.push_back("DNS:" + asn1_string_text(gn->d.dNSName)); break;
-      case GEN_IPADD: out.push_back("IP:" + ip_text(gn->d.iPAddress)); break;
+      case GEN_DNS:
+        out.push_back("DNS:" + asn1_string_text(gn->d.dNSName));
+        break;
+      case GEN_IPADD:
+        out.push_back("IP:" + ip_text(gn->d.iPAddress));
+        break;
       case GEN_URI:
         out.push_back("URI:" + asn1_string_text(gn->d.uniformResourceIdentifier));
         break;
-      case GEN_EMAIL: out.push_back("email:" + asn1_string_text(gn->d.rfc822Name)); break;
-      default: break;
+      case GEN_EMAIL:
+        out.push_back("email:" + asn1_string_text(gn->d.rfc822Name));
+        break;
+      default:
+        break;
     }
   }
   GENERAL_NAMES_free(names);
   return out;
 }
 
-std::int64_t not_before_unix(X509* cert) { return asn1_time_unix(X509_get0_notBefore(cert)); }
-std::int64_t not_after_unix(X509* cert) { return asn1_time_unix(X509_get0_notAfter(cert)); }
+std::int64_t not_before_unix(X509* cert) {
+  return asn1_time_unix(X509_get0_notBefore(cert));
+}
+std::int64_t not_after_unix(X509* cert) {
+  return asn1_time_unix(X509_get0_notAfter(cert));
+}
 
 std::vector<std::uint8_t> der_bytes(X509* cert) {
   int len = i2d_X509(cert, nullptr);

@@ -19,9 +19,8 @@ TlsHostname parse_tls_hostname(std::string_view configured) {
   std::string_view host = configured;
   if (!is_ip_literal(configured)) {
     auto all_digits = [](std::string_view s) {
-      return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-        return c >= '0' && c <= '9';
-      });
+      return !s.empty() &&
+             std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
     };
     if (configured.starts_with('[')) {
       auto close = configured.find(']');

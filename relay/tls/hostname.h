@@ -12,8 +12,8 @@ bool is_ip_literal(std::string_view text);
 
 // The host a configured `-hostname` names.
 struct TlsHostname {
-  std::string host;     // without brackets or port; what certificates and SNI are checked against
-  bool is_ip = false;   // host is an IP literal: no SNI check, self-signed cert allowed
+  std::string host;    // without brackets or port; what certificates and SNI are checked against
+  bool is_ip = false;  // host is an IP literal: no SNI check, self-signed cert allowed
   bool had_port = false;
 };
 

@@ -1,0 +1,116 @@
+#include "relay/tls/pem_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "relay/tls/tls_error.h"
+
+namespace derp::tls {
+namespace {
+
+std::string read_whole_file(const std::string& path, std::string_view kind) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw TlsError("tls: cannot read " + std::string(kind) + " file " + path + ": " +
+                   std::strerror(errno));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::vector<X509Ptr> read_cert_chain_file(const std::string& path) {
+  std::string pem = read_whole_file(path, "certificate");
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::vector<X509Ptr> chain;
+  ERR_clear_error();
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    chain.emplace_back(cert);
+  }
+  // Reaching the end of the data is reported as "no start line"; anything else is corruption.
+  unsigned long err = ERR_peek_last_error();
+  if (err != 0 &&
+      !(ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+    throw TlsError(openssl_error("tls: certificate file " + path + " is not valid PEM"));
+  }
+  ERR_clear_error();
+  if (chain.empty()) {
+    throw TlsError("tls: certificate file " + path +
+                   " holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\")");
+  }
+  return chain;
+}
+
+EvpPkeyPtr read_private_key_file(const std::string& path) {
+  std::string pem = read_whole_file(path, "private key");
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ERR_clear_error();
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    throw TlsError(
+        openssl_error("tls: private key file " + path + " holds no unencrypted PEM private key"));
+  }
+  return key;
+}
+
+std::string cert_to_pem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(bio.get(), cert);
+  return bio_text(bio.get());
+}
+
+std::string private_key_to_pem(EVP_PKEY* key) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+  return bio_text(bio.get());
+}
+
+void write_file_atomically(const std::string& path, std::string_view data, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  auto fail = [&](std::string_view step) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return TlsError("tls: cannot write " + path + " (" + std::string(step) +
+                    "): " + std::strerror(e));
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw fail("open");
+  if (::fchmod(fd, mode) != 0) {
+    ::close(fd);
+    throw fail("chmod");
+  }
+  const char* p = data.data();
+  std::size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      throw fail("write");
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  int synced = ::fsync(fd);
+  if (::close(fd) != 0 || synced != 0) throw fail("sync");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw fail("rename");
+}
+
+}  // namespace derp::tls

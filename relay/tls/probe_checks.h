@@ -1,0 +1,22 @@
+// derpprobe's certificate date checks on a completed client handshake (spec §10).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <openssl/ssl.h>
+
+namespace derp::tls {
+
+inline constexpr std::int64_t kProbeMinRemainingSeconds = 7LL * 24 * 60 * 60;
+
+// Every peer certificate that is not self-identified (SKI != AKI; the meta cert qualifies as
+// self-identified) must have NotBefore <= now and must not expire within `min_remaining_seconds`.
+// Returns one line per failing certificate, e.g.
+// "certificate CN=derp.example.com expires in 3 days (2025-01-02T03:04:05Z)"; empty when all pass.
+std::vector<std::string> check_peer_cert_dates(
+    SSL* ssl, std::int64_t now_unix,
+    std::int64_t min_remaining_seconds = kProbeMinRemainingSeconds);
+
+}  // namespace derp::tls

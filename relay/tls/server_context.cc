@@ -1,0 +1,292 @@
+#include "relay/tls/server_context.h"
+
+#include <sys/stat.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
+
+#include <strings.h>
+#include <boost/asio/ssl/context.hpp>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "relay/tls/cert_fields.h"
+#include "relay/tls/ip_cert.h"
+#include "relay/tls/meta_cert.h"
+#include "relay/tls/pem_files.h"
+#include "relay/tls/tls_error.h"
+
+namespace derp::tls {
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+constexpr auto kMetaCertMaxAge = std::chrono::hours(24);
+constexpr std::int64_t kExpiryWarning = 7LL * 24 * 60 * 60;  // derpprobe's threshold (§10)
+
+// A context together with what its callbacks read: the aliasing shared_ptr handed out keeps
+// both alive for as long as any connection uses the context.
+struct ServerContext {
+  ssl::context ctx{ssl::context::tls_server};
+  std::string required_sni;  // "" means no SNI check (IP hostname)
+};
+
+// derper rejects a ClientHello whose SNI differs from -hostname unless -hostname is an IP
+// (spec §1.2). We compare case-insensitively and ignore one trailing dot, since DNS names are
+// case-insensitive. A ClientHello without SNI is accepted: it gets the same certificate anyway.
+// (derper also rejects a missing SNI for a DNS hostname; no Tailscale client sends none.)
+int check_sni(SSL* s, int* alert, void* arg) {
+  const auto* sc = static_cast<const ServerContext*>(arg);
+  if (sc->required_sni.empty()) return SSL_TLSEXT_ERR_OK;
+  const char* name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return SSL_TLSEXT_ERR_OK;
+  std::string_view sni(name);
+  if (sni.ends_with('.')) sni.remove_suffix(1);
+  if (sni.size() == sc->required_sni.size() &&
+      strncasecmp(sni.data(), sc->required_sni.data(), sni.size()) == 0) {
+    return SSL_TLSEXT_ERR_OK;
+  }
+  spdlog::debug("tls: rejecting handshake with SNI '{}' (serving '{}')", std::string(name),
+                sc->required_sni);
+  *alert = SSL_AD_UNRECOGNIZED_NAME;
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+// DERP and WebSocket-DERP need an HTTP/1.1 Upgrade: select http/1.1 when offered and never h2.
+// A client offering neither gets no ALPN answer rather than a failed handshake.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  unsigned char* selected = nullptr;
+  unsigned char selected_len = 0;
+  if (inlen == 0 || SSL_select_next_proto(&selected, &selected_len, kHttp11, sizeof(kHttp11), in,
+                                          inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  *outlen = selected_len;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+std::shared_ptr<ssl::context> build_context(const std::vector<X509Ptr>& chain, EVP_PKEY* key,
+                                            X509* meta_cert, const std::string& required_sni,
+                                            const std::string& cert_path) {
+  auto sc = std::make_shared<ServerContext>();
+  sc->required_sni = required_sni;
+  SSL_CTX* ctx = sc->ctx.native_handle();
+  auto fail = [&](std::string_view what) {
+    return TlsError(openssl_error("tls: " + cert_path + ": " + std::string(what)));
+  };
+
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, 0) != 1) {
+    throw fail("setting protocol versions");
+  }
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // TLS 1.2 suites: forward-secret AEAD and CBC suites only, as Go's defaults.
+  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES") != 1) {
+    throw fail("setting TLS 1.2 cipher list");
+  }
+  // Idle DERP connections are the common case; don't pin 2 × 16 KiB buffers to each of them.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_sess_set_cache_size(ctx, 20000);
+  SSL_CTX_set_timeout(ctx, 2 * 60 * 60);
+  static const unsigned char kSessionContext[] = "derpd";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
+
+  if (SSL_CTX_use_certificate(ctx, chain.front().get()) != 1) throw fail("using certificate");
+  if (SSL_CTX_use_PrivateKey(ctx, key) != 1) throw fail("using private key");
+  if (SSL_CTX_check_private_key(ctx) != 1) throw fail("private key does not match certificate");
+  // An explicit chain is sent verbatim, in order: the intermediates, then the meta cert, which
+  // does not chain and would be dropped by automatic chain building.
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(ctx, chain[i].get()) != 1) throw fail("adding chain certificate");
+  }
+  if (SSL_CTX_add1_chain_cert(ctx, meta_cert) != 1) throw fail("adding meta certificate");
+
+  SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
+  SSL_CTX_set_tlsext_servername_arg(ctx, sc.get());
+  SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  return std::shared_ptr<ssl::context>(sc, &sc->ctx);
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out.empty() ? "none" : out;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+struct CertStore::Loaded {
+  std::vector<X509Ptr> chain;
+  EvpPkeyPtr key;
+  CertInfo info;
+};
+
+CertStore::CertStore(ServerTlsConfig config, const protocol::NodePublic& server_key)
+    : config_(std::move(config)),
+      hostname_(parse_tls_hostname(config_.hostname)),
+      server_key_(server_key) {
+  if (config_.certmode != "manual") {
+    throw TlsError("tls: certmode \"" + config_.certmode +
+                   "\" is not supported; use -certmode=manual with certificate files in -certdir");
+  }
+  if (hostname_.host.empty()) throw TlsError("tls: -hostname is empty; it is needed for TLS");
+  if (config_.certdir.empty()) throw TlsError("tls: -certdir is empty");
+  std::string stem = cert_file_stem(hostname_.host);
+  std::string dir = config_.certdir;
+  if (!dir.ends_with('/')) dir += '/';
+  cert_path_ = dir + stem + ".crt";
+  key_path_ = dir + stem + ".key";
+
+  bool have_cert = file_exists(cert_path_);
+  bool have_key = file_exists(key_path_);
+  if (hostname_.is_ip && !have_cert && !have_key) {
+    GeneratedIpCert gen = write_self_signed_ip_cert(cert_path_, key_path_, hostname_.host);
+    generated_node_json_ = gen.node_json;
+    spdlog::info("tls: wrote self-signed certificate {} for IP {}; add this node to your DERP map:",
+                 cert_path_, hostname_.host);
+    spdlog::info("{}", generated_node_json_);
+  } else if (have_cert != have_key) {
+    throw TlsError("tls: found " + (have_cert ? cert_path_ : key_path_) + " but not " +
+                   (have_cert ? key_path_ : cert_path_) + "; provide both files" +
+                   (hostname_.is_ip ? " or remove both to get a self-signed certificate" : ""));
+  }
+
+  std::string error;
+  FileStamps stamps = stat_files(error);
+  install(load(), stamps);
+}
+
+CertStore::~CertStore() = default;
+
+CertStore::FileStamps CertStore::stat_files(std::string& error) const {
+  FileStamps f;
+  struct stat c, k;
+  if (::stat(cert_path_.c_str(), &c) != 0) {
+    error = "tls: cannot stat " + cert_path_ + ": " + std::strerror(errno);
+    return f;
+  }
+  if (::stat(key_path_.c_str(), &k) != 0) {
+    error = "tls: cannot stat " + key_path_ + ": " + std::strerror(errno);
+    return f;
+  }
+  f.ok = true;
+  f.dev = c.st_dev, f.ino = c.st_ino, f.size = static_cast<std::uint64_t>(c.st_size);
+  f.mtime_ns = std::int64_t{c.st_mtim.tv_sec} * 1'000'000'000 + c.st_mtim.tv_nsec;
+  f.key_dev = k.st_dev, f.key_ino = k.st_ino, f.key_size = static_cast<std::uint64_t>(k.st_size);
+  f.key_mtime_ns = std::int64_t{k.st_mtim.tv_sec} * 1'000'000'000 + k.st_mtim.tv_nsec;
+  return f;
+}
+
+std::shared_ptr<CertStore::Loaded> CertStore::load() const {
+  auto loaded = std::make_shared<Loaded>();
+  loaded->chain = read_cert_chain_file(cert_path_);
+  loaded->key = read_private_key_file(key_path_);
+  X509* leaf = loaded->chain.front().get();
+  if (X509_check_private_key(leaf, loaded->key.get()) != 1) {
+    throw TlsError(openssl_error("tls: private key " + key_path_ +
+                                 " does not match the first certificate in " + cert_path_));
+  }
+
+  const std::string& host = hostname_.host;
+  bool valid = hostname_.is_ip
+                   ? X509_check_ip_asc(leaf, host.c_str(), 0) == 1
+                   // Like Go's VerifyHostname: SANs only, the subject CN is never consulted.
+                   : X509_check_host(leaf, host.data(), host.size(),
+                                     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr) == 1;
+  auto sans = subject_alt_names(leaf);
+  if (!valid) {
+    throw TlsError("tls: certificate " + cert_path_ + " is not valid for hostname " + host +
+                   " (SANs: " + join(sans) + ")");
+  }
+
+  loaded->info.path = cert_path_;
+  loaded->info.subject = subject_text(leaf);
+  loaded->info.sans = std::move(sans);
+  loaded->info.not_before = not_before_unix(leaf);
+  loaded->info.not_after = not_after_unix(leaf);
+  loaded->info.sha256_hex = der_sha256_hex(leaf);
+
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  if (loaded->info.not_after < now) {
+    spdlog::error("tls: certificate {} expired at unix time {}; clients will refuse it", cert_path_,
+                  loaded->info.not_after);
+  } else if (loaded->info.not_after - now < kExpiryWarning) {
+    spdlog::warn("tls: certificate {} expires in less than 7 days (unix time {})", cert_path_,
+                 loaded->info.not_after);
+  }
+  return loaded;
+}
+
+void CertStore::install(std::shared_ptr<Loaded> loaded, const FileStamps& stamps) {
+  X509Ptr meta = make_meta_cert(server_key_);
+  std::string required_sni = hostname_.is_ip ? "" : hostname_.host;
+  if (required_sni.ends_with('.')) required_sni.pop_back();
+  auto ctx = build_context(loaded->chain, loaded->key.get(), meta.get(), required_sni, cert_path_);
+  spdlog::info("tls: serving {} ({}; SANs: {}; sha256 {})", cert_path_, loaded->info.subject,
+               join(loaded->info.sans), loaded->info.sha256_hex);
+  active_stamps_ = stamps;
+  failed_stamps_.reset();
+  std::lock_guard lock(mu_);
+  loaded_ = std::move(loaded);
+  context_ = std::move(ctx);
+  meta_created_ = std::chrono::steady_clock::now();
+}
+
+std::shared_ptr<boost::asio::ssl::context> CertStore::current() const {
+  std::lock_guard lock(mu_);
+  return context_;
+}
+
+CertInfo CertStore::cert_info() const {
+  std::lock_guard lock(mu_);
+  return loaded_->info;
+}
+
+bool CertStore::reload_if_changed(std::string& error) {
+  std::lock_guard reload_lock(reload_mu_);
+  std::string stat_error;
+  FileStamps stamps = stat_files(stat_error);
+  bool meta_stale;
+  std::shared_ptr<Loaded> current_loaded;
+  {
+    std::lock_guard lock(mu_);
+    meta_stale = std::chrono::steady_clock::now() - meta_created_ > kMetaCertMaxAge;
+    current_loaded = loaded_;
+  }
+  try {
+    if (stamps.ok && stamps == active_stamps_) {
+      if (!meta_stale) return false;
+      install(current_loaded, stamps);  // same files, fresh meta cert
+      return true;
+    }
+    if (stamps == failed_stamps_) return false;  // already reported
+    if (!stamps.ok) {
+      failed_stamps_ = stamps;
+      error = stat_error + "; keeping the previous certificate";
+      return false;
+    }
+    install(load(), stamps);
+    return true;
+  } catch (const TlsError& e) {
+    failed_stamps_ = stamps;
+    error = std::string(e.what()) + "; keeping the previous certificate";
+    return false;
+  }
+}
+
+}  // namespace derp::tls
