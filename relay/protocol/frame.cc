@@ -34,11 +34,16 @@ Parsed<T> fail(FrameError e) {
 
 std::string_view to_string(FrameError e) {
   switch (e) {
-    case FrameError::kNone: return "ok";
-    case FrameError::kTooShort: return "payload too short";
-    case FrameError::kTooLong: return "payload too long";
-    case FrameError::kBadMagic: return "bad magic";
-    case FrameError::kBadLength: return "wrong payload length";
+    case FrameError::kNone:
+      return "ok";
+    case FrameError::kTooShort:
+      return "payload too short";
+    case FrameError::kTooLong:
+      return "payload too long";
+    case FrameError::kBadMagic:
+      return "bad magic";
+    case FrameError::kBadLength:
+      return "wrong payload length";
   }
   return "unknown";
 }

@@ -58,12 +58,15 @@ bool NodePublic::is_zero() const {
   return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-std::string NodePublic::to_hex() const { return protocol::to_hex(bytes); }
-std::string NodePublic::to_text() const { return std::string(kNodeKeyPrefix) + to_hex(); }
+std::string NodePublic::to_hex() const {
+  return protocol::to_hex(bytes);
+}
+std::string NodePublic::to_text() const {
+  return std::string(kNodeKeyPrefix) + to_hex();
+}
 
 std::string NodePublic::short_form() const {
-  static constexpr char kB64[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   // Five base64 characters need the first 30 bits: four bytes are enough.
   std::uint32_t v = std::uint32_t{bytes[0]} << 24 | std::uint32_t{bytes[1]} << 16 |
                     std::uint32_t{bytes[2]} << 8 | bytes[3];
@@ -89,7 +92,9 @@ NodePublic NodePrivate::public_key() const {
   return pub;
 }
 
-std::string NodePrivate::to_text() const { return std::string(kPrivKeyPrefix) + to_hex(bytes); }
+std::string NodePrivate::to_text() const {
+  return std::string(kPrivKeyPrefix) + to_hex(bytes);
+}
 
 std::optional<NodePublic> parse_node_public(std::string_view text) {
   if (!text.starts_with(kNodeKeyPrefix)) return std::nullopt;

@@ -21,8 +21,8 @@ struct NodePublic {
 
   static NodePublic from_span(std::span<const std::uint8_t> s);  // s.size() must be kKeyLen
   bool is_zero() const;
-  std::string to_text() const;   // "nodekey:<64 lowercase hex>"
-  std::string to_hex() const;    // "<64 lowercase hex>"
+  std::string to_text() const;     // "nodekey:<64 lowercase hex>"
+  std::string to_hex() const;      // "<64 lowercase hex>"
   std::string short_form() const;  // "[17XoH]" for logs
   friend bool operator==(const NodePublic&, const NodePublic&) = default;
 };

@@ -13,11 +13,16 @@ inline std::vector<std::uint8_t> from_hex(std::string_view text) {
   int pending = -1;
   for (char c : text) {
     int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else if (c == ' ' || c == '\n' || c == '\t') continue;
-    else throw std::invalid_argument("bad hex character");
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else if (c == ' ' || c == '\n' || c == '\t')
+      continue;
+    else
+      throw std::invalid_argument("bad hex character");
     if (pending < 0) {
       pending = v;
     } else {

@@ -14,7 +14,9 @@ namespace {
 
 using testing::from_hex;
 
-std::vector<std::uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytes_of(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
 TEST(Box, ClientInfoVectorOfSpec12_3) {
   std::array<std::uint8_t, kNonceLen> nonce;
@@ -30,7 +32,8 @@ TEST(Box, ClientInfoVectorOfSpec12_3) {
     a3 82 bf 55 37 cb 12 19 3a 5b 1d 2a 6f 9e f2 10 8e ad 1b 9c eb f2 7e 16 e5 06 9f 0f fd 19 a2 9d
     b0 c1 00 d0 ed ba 3d 69 f3 51 8f 61 c0)"));
 
-  auto opened = open_box(sealed, testing::server_s_private(), testing::client_a_private().public_key());
+  auto opened =
+      open_box(sealed, testing::server_s_private(), testing::client_a_private().public_key());
   ASSERT_TRUE(opened);
   EXPECT_EQ(std::string(opened->begin(), opened->end()), R"({"version":2,"CanAckPings":true})");
 }

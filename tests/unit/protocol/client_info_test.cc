@@ -8,12 +8,13 @@ namespace {
 constexpr const char* kMeshHex = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f";
 
 TEST(ClientInfoJson, EverySerialisationSeenOnTheWire) {
-  for (const char* json : {
-           R"({"version":2,"CanAckPings":true})",
-           R"({"meshKey":"101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f","version":2,"CanAckPings":false})",
-           R"({"version":2,"CanAckPings":false,"IsProber":true})",
-           R"({"version":2,"meshKey":"101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f","CanAckPings":false})",
-       }) {
+  for (
+      const char* json : {
+          R"({"version":2,"CanAckPings":true})",
+          R"({"meshKey":"101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f","version":2,"CanAckPings":false})",
+          R"({"version":2,"CanAckPings":false,"IsProber":true})",
+          R"({"version":2,"meshKey":"101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f","CanAckPings":false})",
+      }) {
     auto r = parse_client_info_json(json);
     ASSERT_TRUE(r.info) << json << ": " << r.error;
     EXPECT_EQ(r.info->version, 2);
@@ -40,9 +41,14 @@ TEST(ClientInfoJson, EmptyObjectIsFine) {
 
 TEST(ClientInfoJson, RefusesBadInput) {
   for (const char* json : {
-           "", "null", "[]", "{", R"({"version":"2"})", R"({"CanAckPings":1})",
-           R"({"meshKey":""})",       // HEAD rejects an empty mesh key outright
-           R"({"meshKey":"abc"})",    // not 64 hex digits
+           "",
+           "null",
+           "[]",
+           "{",
+           R"({"version":"2"})",
+           R"({"CanAckPings":1})",
+           R"({"meshKey":""})",     // HEAD rejects an empty mesh key outright
+           R"({"meshKey":"abc"})",  // not 64 hex digits
            R"({"meshKey":42})",
            R"({"meshKey":"101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2g"})",
        }) {

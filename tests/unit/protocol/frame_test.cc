@@ -13,10 +13,18 @@ namespace {
 
 using testing::from_hex;
 
-NodePublic key_a() { return *parse_node_public(testing::kClientAPublic); }
-NodePublic key_b() { return *parse_node_public(testing::kClientBPublic); }
-NodePublic key_s() { return *parse_node_public(testing::kServerSPublic); }
-std::vector<std::uint8_t> hello() { return {'h', 'e', 'l', 'l', 'o'}; }
+NodePublic key_a() {
+  return *parse_node_public(testing::kClientAPublic);
+}
+NodePublic key_b() {
+  return *parse_node_public(testing::kClientBPublic);
+}
+NodePublic key_s() {
+  return *parse_node_public(testing::kServerSPublic);
+}
+std::vector<std::uint8_t> hello() {
+  return {'h', 'e', 'l', 'l', 'o'};
+}
 
 struct WriterCase {
   const char* description;
@@ -43,7 +51,8 @@ INSTANTIATE_TEST_SUITE_P(
         WriterCase{"SendPacket A→B §12.5", [](auto& o) { append_send_packet(o, key_b(), hello()); },
                    "04 00 00 00 25 ef 38 b4 ab d1 4b 0a 91 9c be 68 39 f6 18 5b 97 d3 26 07 be e3 "
                    "59 c6 c5 3c 12 cc 75 97 86 7d 59 68 65 6c 6c 6f"},
-        WriterCase{"RecvPacket to B §12.5", [](auto& o) { append_recv_packet(o, key_a(), hello()); },
+        WriterCase{"RecvPacket to B §12.5",
+                   [](auto& o) { append_recv_packet(o, key_a(), hello()); },
                    "05 00 00 00 25 91 77 b2 32 78 cb f0 f3 d1 7c 36 f2 ac c9 b5 5e 9c 85 f8 7b 22 "
                    "0a 53 86 ec 37 0d 66 3e 20 e3 37 68 65 6c 6c 6f"},
         WriterCase{"ForwardPacket §12.5",
@@ -60,7 +69,9 @@ INSTANTIATE_TEST_SUITE_P(
         WriterCase{"Pong", [](auto& o) { append_pong(o, kPing); },
                    "13 00 00 00 08 01 02 03 04 05 06 07 08"},
         WriterCase{"Restarting(5000,10000)",
-                   [](auto& o) { append_restarting(o, {5000, 10000}); },
+                   [](auto& o) {
+                     append_restarting(o, {5000, 10000});
+                   },
                    "15 00 00 00 08 00 00 13 88 00 00 27 10"},
         WriterCase{"Health(duplicate)", [](auto& o) { append_health(o, "duplicate"); },
                    "14 00 00 00 09 64 75 70 6c 69 63 61 74 65"},
@@ -110,7 +121,8 @@ TEST(ServerSideLimits, SendPacket) {
   EXPECT_TRUE(empty.value.packet.empty());
   EXPECT_TRUE(parse_send_packet(payload(32 + kMaxPacketSize)));
   EXPECT_EQ(parse_send_packet(payload(33 + kMaxPacketSize)).error, FrameError::kTooLong);
-  auto p = parse_send_packet(from_hex("ef38b4abd14b0a919cbe6839f6185b97d32607bee359c6c53c12cc7597867d59 68656c6c6f"));
+  auto p = parse_send_packet(
+      from_hex("ef38b4abd14b0a919cbe6839f6185b97d32607bee359c6c53c12cc7597867d59 68656c6c6f"));
   ASSERT_TRUE(p);
   EXPECT_EQ(p.value.dst, key_b());
   EXPECT_EQ(p.value.packet.size(), 5u);
@@ -153,8 +165,9 @@ TEST(ServerSideLimits, ExactLengthFrames) {
 }
 
 TEST(ClientSideRules, ServerKey) {
-  auto frame = from_hex("44 45 52 50 f0 9f 94 91 d7 b5 e8 1d 33 6e 57 8b 13 b8 d7 06 e8 2d 06 1e "
-                        "30 38 c9 6b ce 66 cd cf 50 d5 66 b9 6d db ba 10");
+  auto frame = from_hex(
+      "44 45 52 50 f0 9f 94 91 d7 b5 e8 1d 33 6e 57 8b 13 b8 d7 06 e8 2d 06 1e "
+      "30 38 c9 6b ce 66 cd cf 50 d5 66 b9 6d db ba 10");
   auto k = parse_server_key(frame);
   ASSERT_TRUE(k);
   EXPECT_EQ(k.value, key_s());

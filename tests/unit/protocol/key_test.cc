@@ -22,8 +22,8 @@ TEST(Key, ShortForm) {
 }
 
 TEST(Key, TextRoundTripAndUpperCase) {
-  auto k = parse_node_public(
-      "nodekey:D7B5E81D336E578B13B8D706E82D061E3038C96BCE66CDCF50D566B96DDBBA10");
+  auto k =
+      parse_node_public("nodekey:D7B5E81D336E578B13B8D706E82D061E3038C96BCE66CDCF50D566B96DDBBA10");
   ASSERT_TRUE(k);
   EXPECT_EQ(k->to_text(), kServerSPublic);
   EXPECT_EQ(testing::server_s_private().to_text(),
@@ -33,10 +33,14 @@ TEST(Key, TextRoundTripAndUpperCase) {
 TEST(Key, RejectsMalformedText) {
   EXPECT_FALSE(parse_node_public(""));
   EXPECT_FALSE(parse_node_public("nodekey:"));
-  EXPECT_FALSE(parse_node_public("privkey:4040404040404040404040404040404040404040404040404040404040404040"));
-  EXPECT_FALSE(parse_node_public("nodekey:d7b5e81d336e578b13b8d706e82d061e3038c96bce66cdcf50d566b96ddbba1"));
-  EXPECT_FALSE(parse_node_public("nodekey:d7b5e81d336e578b13b8d706e82d061e3038c96bce66cdcf50d566b96ddbba100"));
-  EXPECT_FALSE(parse_node_public("nodekey:g7b5e81d336e578b13b8d706e82d061e3038c96bce66cdcf50d566b96ddbba10"));
+  EXPECT_FALSE(parse_node_public(
+      "privkey:4040404040404040404040404040404040404040404040404040404040404040"));
+  EXPECT_FALSE(
+      parse_node_public("nodekey:d7b5e81d336e578b13b8d706e82d061e3038c96bce66cdcf50d566b96ddbba1"));
+  EXPECT_FALSE(parse_node_public(
+      "nodekey:d7b5e81d336e578b13b8d706e82d061e3038c96bce66cdcf50d566b96ddbba100"));
+  EXPECT_FALSE(parse_node_public(
+      "nodekey:g7b5e81d336e578b13b8d706e82d061e3038c96bce66cdcf50d566b96ddbba10"));
   EXPECT_FALSE(parse_node_private("privkey:zz"));
 }
 

@@ -1,0 +1,128 @@
+// A DERP session carried by a byte stream: reads feed the ClientSession, and its output is written
+// in batches (everything queued since the last write goes out in one write call).
+#pragma once
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "relay/http/stream_ops.h"
+#include "relay/server/client_session.h"
+#include "relay/server/worker.h"
+
+namespace derp::http {
+
+// Read buffer per connection; large enough for a 64 KiB packet to arrive in a few reads.
+inline constexpr std::size_t kReadBufferSize = 16 * 1024;
+// A write batch stops growing past this, so one slow client's batch stays bounded.
+inline constexpr std::size_t kWriteBatchBytes = 64 * 1024;
+
+template <class Stream>
+class DerpConnection : public server::SessionTransport,
+                       public std::enable_shared_from_this<DerpConnection<Stream>> {
+ public:
+  DerpConnection(server::Server& server, server::Worker& worker, Stream stream,
+                 server::ConnectionInfo info)
+      : stream_(std::move(stream)), session_(server, worker, *this, std::move(info)) {}
+
+  // `prefix` is written before the ServerKey frame; `leftover` holds bytes the HTTP parser read
+  // past the request (a fast-start client's ClientInfo).
+  void start(std::string_view prefix, boost::asio::const_buffer leftover) {
+    session_.start(prefix);
+    if (leftover.size() > 0 &&
+        !session_.on_bytes({static_cast<const std::uint8_t*>(leftover.data()), leftover.size()})) {
+      close();
+      finish();
+      return;
+    }
+    read_buf_ = std::make_unique<std::uint8_t[]>(kReadBufferSize);
+    do_read();
+  }
+
+  void wake_writer() override {
+    if (writing_ || write_scheduled_ || closed_) return;
+    write_scheduled_ = true;
+    // Deferred so that everything queued during this turn of the event loop goes in one write.
+    boost::asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->write_scheduled_ = false;
+      self->do_write();
+    });
+  }
+
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    auto& socket = boost::beast::get_lowest_layer(stream_);
+    socket.shutdown(boost::asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  bool write_stalled(std::chrono::steady_clock::time_point now,
+                     std::chrono::milliseconds timeout) const override {
+    return writing_ && now - write_started_ > timeout;
+  }
+
+ private:
+  void do_read() {
+    StreamOps<Stream>::read_some(
+        stream_, boost::asio::buffer(read_buf_.get(), kReadBufferSize),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec || self->closed_) return self->finish();
+          if (StreamOps<Stream>::last_read_invalid(self->stream_)) {
+            self->session_.close("text WebSocket message");
+            return self->finish();
+          }
+          if (!self->session_.on_bytes({self->read_buf_.get(), n})) {
+            // Flush what the session queued (nothing for protocol errors) and close.
+            self->close();
+            return self->finish();
+          }
+          self->do_read();
+        });
+  }
+
+  void do_write() {
+    if (writing_ || closed_ || !session_.has_output()) return;
+    write_buf_.clear();
+    session_.take_output(write_buf_, kWriteBatchBytes);
+    writing_ = true;
+    write_started_ = std::chrono::steady_clock::now();
+    StreamOps<Stream>::write(
+        stream_, boost::asio::buffer(write_buf_),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+          self->writing_ = false;
+          if (ec) {
+            self->session_.close("write failed: " + ec.message());
+            return;
+          }
+          if (self->write_buf_.capacity() > kWriteBatchBytes * 2) {
+            std::vector<std::uint8_t>().swap(self->write_buf_);
+          }
+          if (self->session_.has_output()) {
+            self->do_write();
+          } else {
+            // Idle connections hold no write buffer.
+            std::vector<std::uint8_t>().swap(self->write_buf_);
+          }
+        });
+  }
+
+  void finish() {
+    close();
+    session_.shutdown();
+  }
+
+  Stream stream_;
+  server::ClientSession session_;
+  std::unique_ptr<std::uint8_t[]> read_buf_;
+  std::vector<std::uint8_t> write_buf_;
+  bool writing_ = false;
+  bool write_scheduled_ = false;
+  bool closed_ = false;
+  std::chrono::steady_clock::time_point write_started_;
+};
+
+}  // namespace derp::http

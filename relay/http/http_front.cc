@@ -1,0 +1,316 @@
+#include "relay/http/http_front.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "relay/http/derp_connection.h"
+#include "relay/http/peer_address.h"
+
+namespace derp::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+struct HttpFront::State {
+  server::Server& server;
+  ListenerConfig config;
+  DebugPages pages;
+  std::atomic<bool>& refuse_new_derp;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+};
+
+namespace {
+
+// Bounds the time a connection may spend before its upgrade (TLS handshake, request headers),
+// and lets the worker close it on shutdown. Released once the connection becomes DERP.
+class PreUpgradeGuard : public std::enable_shared_from_this<PreUpgradeGuard> {
+ public:
+  explicit PreUpgradeGuard(server::Worker& w) : worker_(w), timer_(w.io()) {}
+
+  void arm(std::chrono::seconds timeout) {
+    closer_id_ = worker_.add_closer([self = shared_from_this()] { self->close_socket(); });
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->close_socket();
+    });
+  }
+  void watch(tcp::socket* s) { socket_ = s; }
+  void release() {
+    if (released_) return;
+    released_ = true;
+    socket_ = nullptr;
+    timer_.cancel();
+    worker_.remove_closer(closer_id_);
+  }
+  ~PreUpgradeGuard() = default;
+
+ private:
+  void close_socket() {
+    if (released_ || !socket_) return;
+    boost::system::error_code ignored;
+    socket_->close(ignored);
+  }
+
+  server::Worker& worker_;
+  asio::steady_timer timer_;
+  tcp::socket* socket_ = nullptr;
+  std::uint64_t closer_id_ = 0;
+  bool released_ = false;
+};
+
+// Releases the guard on every way out of the connection's coroutine.
+struct GuardRelease {
+  std::shared_ptr<PreUpgradeGuard> guard;
+  ~GuardRelease() { guard->release(); }
+};
+
+void apply_tcp_options(tcp::socket& s, const TcpOptions& o) {
+  boost::system::error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+  s.set_option(asio::socket_base::keep_alive(true), ignored);
+  int fd = s.native_handle();
+  int idle = static_cast<int>(o.keepalive_idle.count());
+  int interval = 15, count = 9;
+  unsigned user_timeout = static_cast<unsigned>(o.user_timeout.count());
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+}
+
+void fill_debug_body(Route& r, const DebugPages& pages) {
+  if (r.kind == RouteKind::kDebugVars) {
+    r.response.result(beast_http::status::ok);
+    r.response.set(beast_http::field::content_type, "application/json; charset=utf-8");
+    r.response.body() = pages.vars_json ? pages.vars_json() : "{}";
+  } else if (r.kind == RouteKind::kDebugVarz) {
+    r.response.result(beast_http::status::ok);
+    r.response.set(beast_http::field::content_type, "text/plain;version=0.0.4;charset=utf-8");
+    r.response.body() = pages.varz_text ? pages.varz_text() : "";
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& stream,
+                                 server::Worker& worker, server::ConnectionInfo info,
+                                 std::shared_ptr<PreUpgradeGuard> guard, bool debug_peer) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    beast_http::request_parser<beast_http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(64 * 1024);
+    boost::system::error_code ec;
+    co_await beast_http::async_read(stream, buffer, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      bool malformed =
+          ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
+          ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message;
+      if (malformed) {
+        // Malformed request: say so, then close.
+        Response bad{beast_http::status::bad_request, 11};
+        bad.set(beast_http::field::content_type, "text/plain; charset=utf-8");
+        bad.body() = "bad request: " + ec.message() + "\n";
+        bad.keep_alive(false);
+        bad.prepare_payload();
+        co_await beast_http::async_write(stream, bad,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+      }
+      co_return;
+    }
+    const Request& req = parser.get();
+    FrontConfig front = st->config.front;
+    front.refuse_new_derp = st->refuse_new_derp.load();
+    RequestContext ctx{debug_peer && req.find("X-Forwarded-For") == req.end()};
+    Route route = route_request(req, front, ctx);
+
+    if (route.kind == RouteKind::kDerpUpgrade) {
+      guard->release();
+      info.not_ideal = route.not_ideal;
+      std::string prefix = route.fast_start
+                               ? std::string()
+                               : derp_upgrade_response(st->server.public_key().to_hex());
+      auto conn = std::make_shared<DerpConnection<Stream>>(st->server, worker, std::move(stream),
+                                                           std::move(info));
+      auto leftover = buffer.data();
+      conn->start(prefix, asio::const_buffer(leftover.data(), leftover.size()));
+      co_return;
+    }
+    if (route.kind == RouteKind::kWebSocketUpgrade) {
+      using Ws = beast::websocket::stream<Stream>;
+      Ws ws(std::move(stream));
+      guard->watch(&beast::get_lowest_layer(ws));
+      ws.set_option(
+          beast::websocket::stream_base::decorator([](beast::websocket::response_type& res) {
+            res.set(beast_http::field::sec_websocket_protocol, "derp");
+          }));
+      ws.read_message_max(1 << 20);
+      co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      ws.binary(true);
+      guard->release();
+      worker.counters().websocket_accepts.add();
+      info.transport = server::TransportKind::kWebSocket;
+      info.not_ideal = route.not_ideal;
+      auto conn =
+          std::make_shared<DerpConnection<Ws>>(st->server, worker, std::move(ws), std::move(info));
+      conn->start("", {});
+      co_return;
+    }
+    fill_debug_body(route, st->pages);
+    Response& res = route.response;
+    bool keep_alive = req.keep_alive() && res.keep_alive();
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    if (req.method() == beast_http::verb::head) res.body().clear();
+    co_await beast_http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) co_return;
+  }
+}
+
+asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp::socket socket,
+                                       server::Worker& worker) {
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  server::ConnectionInfo info;
+  if (!ec) info = connection_info_for(remote);
+  bool debug_peer = !ec && debug_access_allowed(remote.address());
+
+  auto guard = std::make_shared<PreUpgradeGuard>(worker);
+  guard->arm(st->config.pre_upgrade_timeout);
+  GuardRelease release{guard};
+
+  if (st->config.tls_context) {
+    auto ctx = st->config.tls_context();
+    TlsStream stream(std::move(socket), *ctx);
+    guard->watch(&stream.next_layer());
+    co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      spdlog::debug("TLS handshake with {} failed: {}", info.remote_text, ec.message());
+      co_return;
+    }
+    info.transport = server::TransportKind::kTls;
+    co_await serve_http(st, stream, worker, std::move(info), guard, debug_peer);
+  } else {
+    guard->watch(&socket);
+    info.transport = server::TransportKind::kPlainHttp;
+    co_await serve_http(st, socket, worker, std::move(info), guard, debug_peer);
+  }
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<HttpFront::State> st, tcp::acceptor& acceptor,
+                                  server::Worker& worker) {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("accept on port {} failed: {}", st->config.port, ec.message());
+      if (ec == asio::error::no_descriptors) {
+        // Out of file descriptors: back off briefly instead of spinning.
+        asio::steady_timer pause(worker.io(), std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      continue;
+    }
+    apply_tcp_options(socket, st->config.tcp);
+    asio::co_spawn(worker.io(), serve_connection(st, std::move(socket), worker), asio::detached);
+  }
+}
+
+tcp::endpoint bind_endpoint(const std::string& host, std::uint16_t port) {
+  if (host.empty()) return {asio::ip::address_v6::any(), port};
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("listen address \"" + host + "\" is not an IP address");
+  return {addr, port};
+}
+
+}  // namespace
+
+HttpFront::HttpFront(server::Server& server, ListenerConfig config, DebugPages pages)
+    : server_(server),
+      state_(std::make_shared<State>(
+          State{server, std::move(config), std::move(pages), refuse_new_derp_, {}})) {}
+
+HttpFront::~HttpFront() {
+  stop();
+}
+
+void HttpFront::start() {
+  auto endpoint = bind_endpoint(state_->config.host, state_->config.port);
+  for (std::size_t i = 0; i < server_.worker_count(); ++i) {
+    auto& worker = server_.worker(i);
+    auto acceptor = std::make_unique<tcp::acceptor>(worker.io());
+    boost::system::error_code ec;
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) {
+      acceptor->set_option(asio::socket_base::reuse_address(true));
+      int one = 1;
+      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+      if (endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+        acceptor->set_option(asio::ip::v6_only(false));
+      }
+      acceptor->bind(endpoint, ec);
+    }
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + describe() + ": " + ec.message() +
+                               (ec == asio::error::address_in_use
+                                    ? " (another process uses this port; pick another with -a)"
+                                    : ""));
+    }
+    // With port 0, the first bind picks the port and the other workers join it.
+    endpoint.port(acceptor->local_endpoint().port());
+    bound_port_ = endpoint.port();
+    state_->acceptors.push_back(std::move(acceptor));
+  }
+  for (std::size_t i = 0; i < server_.worker_count(); ++i) {
+    auto& worker = server_.worker(i);
+    tcp::acceptor* acceptor = state_->acceptors[i].get();
+    asio::post(worker.io(), [st = state_, acceptor, &worker] {
+      worker.add_closer([acceptor] {
+        boost::system::error_code ignored;
+        acceptor->close(ignored);
+      });
+      asio::co_spawn(worker.io(), accept_loop(st, *acceptor, worker), asio::detached);
+    });
+  }
+}
+
+void HttpFront::stop() {
+  for (std::size_t i = 0; i < state_->acceptors.size(); ++i) {
+    auto* acceptor = state_->acceptors[i].get();
+    asio::post(server_.worker(i).io(), [acceptor] {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+    });
+  }
+}
+
+std::string HttpFront::describe() const {
+  std::string scheme = state_->config.tls_context ? "https" : "http";
+  std::string host = state_->config.host.empty() ? "[::]" : state_->config.host;
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return scheme + "://" + host + ":" +
+         std::to_string(bound_port_ ? bound_port_ : state_->config.port);
+}
+
+}  // namespace derp::http

@@ -1,0 +1,63 @@
+// The HTTP(S) listener of a node: accepts on every worker (one SO_REUSEPORT socket each, so a
+// connection stays on the worker that accepted it), serves the endpoints of spec §1.5 and hands
+// /derp upgrades to DerpConnection.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "relay/http/routes.h"
+#include "relay/server/server.h"
+
+namespace derp::http {
+
+struct TcpOptions {
+  std::chrono::seconds keepalive_idle{600};       // -tcp-keepalive-time
+  std::chrono::milliseconds user_timeout{15000};  // -tcp-user-timeout
+};
+
+struct ListenerConfig {
+  std::string host;  // "" binds the dual-stack wildcard
+  std::uint16_t port = 0;
+  FrontConfig front;
+  TcpOptions tcp;
+  // Returns the TLS context for a new connection; empty for plain HTTP. Called per connection so a
+  // reloaded certificate applies to new connections at once.
+  std::function<std::shared_ptr<boost::asio::ssl::context>()> tls_context;
+  std::chrono::seconds pre_upgrade_timeout{30};  // TLS handshake + request headers
+};
+
+// Bodies for /debug/vars and /debug/varz, produced on demand.
+struct DebugPages {
+  std::function<std::string()> vars_json;
+  std::function<std::string()> varz_text;
+};
+
+class HttpFront {
+ public:
+  HttpFront(server::Server& server, ListenerConfig config, DebugPages pages);
+  ~HttpFront();
+  // Binds and starts accepting on every worker. Throws std::runtime_error naming the address.
+  void start();
+  void stop();
+  std::uint16_t port() const { return bound_port_; }
+  std::string describe() const;  // "http://127.0.0.1:3340" for logs
+  // Draining: refuse new DERP upgrades and report not-serving on /derp/probe.
+  void set_refuse_new_derp(bool refuse) { refuse_new_derp_.store(refuse); }
+
+  struct State;
+
+ private:
+  server::Server& server_;
+  std::shared_ptr<State> state_;
+  std::uint16_t bound_port_ = 0;
+  std::atomic<bool> refuse_new_derp_{false};
+};
+
+}  // namespace derp::http

@@ -1,0 +1,73 @@
+#include "relay/main/key_file.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace derp::main {
+namespace {
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
+  throw std::runtime_error("key file " + path.string() + ": " + what);
+}
+
+void write_atomically(const std::filesystem::path& path, const std::string& text) {
+  std::error_code ec;
+  if (path.has_parent_path()) {
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) fail(path, "cannot create its folder: " + ec.message());
+  }
+  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) fail(path, std::string("cannot create: ") + std::strerror(errno));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    fail(path, std::string("cannot write: ") + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+std::string key_file_text(const protocol::NodePrivate& key) {
+  return "{\n\t\"PrivateKey\": \"" + key.to_text() + "\"\n}";
+}
+
+protocol::NodePrivate load_or_create_key_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno != ENOENT && std::filesystem::exists(path)) {
+      fail(path, std::string("cannot read: ") + std::strerror(errno));
+    }
+    auto key = protocol::NodePrivate::generate();
+    write_atomically(path, key_file_text(key));
+    spdlog::info("created new server key file {} (mode 0600)", path.string());
+    return key;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) fail(path, "not a JSON object");
+  auto it = doc.find("PrivateKey");
+  if (it == doc.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+    fail(path, "missing \"PrivateKey\" field");
+  }
+  auto key = protocol::parse_node_private(it->get<std::string>());
+  if (!key) fail(path, "\"PrivateKey\" must be \"privkey:\" followed by 64 hex digits");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    spdlog::warn("key file {} is readable by group or others (mode {:o}); chmod 600 it",
+                 path.string(), st.st_mode & 0777);
+  }
+  return *key;
+}
+
+}  // namespace derp::main

@@ -1,0 +1,30 @@
+#include "relay/main/mesh_key_file.h"
+
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace derp::main {
+
+protocol::KeyBytes parse_mesh_key(std::string_view text, std::string_view source) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  auto key = protocol::parse_hex32(text);
+  if (!key) {
+    std::string what = text.size() == 64 ? "contains a character that is not a hex digit"
+                                         : "got " + std::to_string(text.size()) + " characters";
+    throw std::runtime_error("mesh key " + std::string(source) + ": must be 64 hex characters, " +
+                             what);
+  }
+  return *key;
+}
+
+protocol::KeyBytes read_mesh_key_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("mesh key file " + path.string() + ": cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_mesh_key(text, "file " + path.string());
+}
+
+}  // namespace derp::main

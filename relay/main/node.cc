@@ -1,0 +1,218 @@
+#include "relay/main/node.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "relay/http/http_front.h"
+#include "relay/main/key_file.h"
+#include "relay/main/mesh_key_file.h"
+#include "relay/server/metrics_export.h"
+#include "relay/server/server.h"
+#include "relay/tls/server_context.h"
+#include "stun/stun_server.h"
+
+namespace derp::main {
+namespace {
+
+namespace asio = boost::asio;
+
+std::string default_certdir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    return std::string(xdg) + "/tailscale/derper-certs";
+  }
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.cache/tailscale/derper-certs";
+}
+
+protocol::NodePrivate resolve_server_key(const Options& o) {
+  if (o.dev) return protocol::NodePrivate::generate();
+  std::string path = o.key_file;
+  if (path.empty()) {
+    if (::geteuid() != 0) {
+      throw std::runtime_error(
+          "no key file: pass -c /path/to/derper.key (it is created when missing); only root "
+          "defaults to /var/lib/derper/derper.key");
+    }
+    path = "/var/lib/derper/derper.key";
+  }
+  return load_or_create_key_file(path);
+}
+
+std::optional<protocol::KeyBytes> resolve_mesh_key(const Options& o) {
+  if (!o.mesh_psk_file.empty()) return read_mesh_key_file(o.mesh_psk_file);
+  if (const char* env = std::getenv("TAILSCALE_DERPER_MESH_KEY"); env && *env) {
+    return parse_mesh_key(env, "from $TAILSCALE_DERPER_MESH_KEY");
+  }
+  return std::nullopt;
+}
+
+std::size_t queue_depth_from_env() {
+  if (const char* env = std::getenv("TS_DEBUG_DERP_PER_CLIENT_SEND_QUEUE_DEPTH"); env && *env) {
+    int v = std::atoi(env);
+    if (v > 0) return static_cast<std::size_t>(v);
+  }
+  return 32;
+}
+
+template <class Rep, class Period>
+std::chrono::milliseconds ms(std::chrono::duration<Rep, Period> d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+std::string host_port(const std::string& host, std::uint16_t port) {
+  if (host.empty()) return "[::]:" + std::to_string(port);
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+int run_node(const Options& options) {
+  Options o = options;
+  if (o.dev) {
+    o.addr = "127.0.0.1:3340";
+    o.certmode = "manual-disabled";
+  }
+  ListenAddress listen = parse_listen_address(o.addr);
+  const bool tls = !o.dev && (listen.port == 443 || o.certmode == "manual");
+  if (tls && o.certmode != "manual") {
+    throw std::runtime_error(
+        "--certmode " + o.certmode +
+        " is not supported yet: use --certmode manual with <certdir>/<hostname>.crt and .key, "
+        "or listen on a port other than 443 for plain HTTP (-a :3340)");
+  }
+
+  server::ServerConfig config;
+  config.private_key = resolve_server_key(o);
+  config.mesh_key = resolve_mesh_key(o);
+  config.queue_depth = queue_depth_from_env();
+  config.write_timeout = ms(o.tcp_write_timeout);
+  config.workers = o.workers;
+  server::Server server(config);
+  server.start();
+
+  std::unique_ptr<tls::CertStore> certs;
+  if (tls) {
+    tls::ServerTlsConfig tls_config;
+    tls_config.certmode = "manual";
+    tls_config.certdir = o.certdir.empty() ? default_certdir() : o.certdir;
+    tls_config.hostname = o.hostname;
+    certs = std::make_unique<tls::CertStore>(tls_config, server.public_key());
+    if (!certs->generated_node_json().empty()) {
+      spdlog::info("generated a self-signed certificate for {}; DERP map node: {}", o.hostname,
+                   certs->generated_node_json());
+    }
+  }
+
+  std::unique_ptr<stun::StunServer> stun_server;
+  auto collect_vars = [&server, &stun_server] {
+    auto j = server::expvar_json(server.stats(), server.started_at());
+    if (stun_server) j["stun"] = stun_server->expvar();
+    return j.dump(1, '\t');
+  };
+  auto collect_varz = [&server, &stun_server] {
+    std::string out;
+    server::append_prometheus(out, server.stats(), server.started_at());
+    if (stun_server) out += stun_server->prometheus_text();
+    return out;
+  };
+  http::DebugPages pages{collect_vars, collect_varz};
+
+  http::ListenerConfig main_listener;
+  main_listener.host = listen.host;
+  main_listener.port = listen.port;
+  main_listener.front.derp_enabled = o.derp;
+  main_listener.front.tls = tls;
+  main_listener.front.home = o.home;
+  main_listener.tcp.keepalive_idle =
+      std::chrono::duration_cast<std::chrono::seconds>(o.tcp_keepalive_time);
+  main_listener.tcp.user_timeout = ms(o.tcp_user_timeout);
+  if (certs) main_listener.tls_context = [store = certs.get()] { return store->current(); };
+  http::HttpFront front(server, main_listener, pages);
+  front.start();
+
+  std::unique_ptr<http::HttpFront> port80;
+  if (tls && o.http_port > 0) {
+    http::ListenerConfig plain = main_listener;
+    plain.port = static_cast<std::uint16_t>(o.http_port);
+    plain.front.port80 = true;
+    plain.front.tls = false;
+    plain.tls_context = nullptr;
+    port80 = std::make_unique<http::HttpFront>(server, plain, pages);
+    port80->start();
+  }
+
+  if (o.stun) {
+    std::vector<asio::io_context*> contexts;
+    for (std::size_t i = 0; i < server.worker_count(); ++i)
+      contexts.push_back(&server.worker(i).io());
+    stun::StunConfig stun_config;
+    stun_config.host = listen.host;
+    stun_config.port = static_cast<std::uint16_t>(o.stun_port);
+    stun_config.answer_generic = o.stun_answer_generic;
+    stun_server = std::make_unique<stun::StunServer>(contexts, stun_config);
+    stun_server->start();
+  }
+
+  std::string derp_url = front.describe() + "/derp";
+  std::string stun_text =
+      stun_server ? "udp " + host_port(listen.host, stun_server->local_port()) : "off";
+  spdlog::info("derpd {} ready: DERP on {}{}, STUN {}, {} workers, server key {}{}", DERPD_VERSION,
+               derp_url, port80 ? " (+ plain HTTP " + port80->describe() + ")" : "", stun_text,
+               server.worker_count(), server.public_key().to_text(),
+               config.mesh_key ? ", mesh key loaded" : "");
+  std::cout << "derpd ready: DERP on " << derp_url << ", STUN " << stun_text << std::endl;
+
+  asio::io_context control;
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+  asio::steady_timer reload_timer(control);
+  auto reload_certs = [&certs](const char* why) {
+    if (!certs) return;
+    std::string error;
+    if (certs->reload_if_changed(error)) {
+      spdlog::info("TLS certificate reloaded ({}): {}", why, certs->cert_info().subject);
+    } else if (!error.empty()) {
+      spdlog::error("TLS certificate reload failed, still serving the previous one: {}", error);
+    }
+  };
+  std::function<void()> arm_reload = [&] {
+    reload_timer.expires_after(std::chrono::seconds(30));
+    reload_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      reload_certs("files changed");
+      arm_reload();
+    });
+  };
+  if (certs) arm_reload();
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        reload_certs("SIGHUP");
+        wait_signal();
+        return;
+      }
+      spdlog::info("received signal {}, shutting down", sig);
+      reload_timer.cancel();
+    });
+  };
+  wait_signal();
+  control.run();
+
+  front.stop();
+  if (port80) port80->stop();
+  if (stun_server) stun_server->stop();
+  server.stop();
+  spdlog::info("derpd stopped");
+  return 0;
+}
+
+}  // namespace derp::main

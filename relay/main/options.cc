@@ -1,0 +1,172 @@
+#include "relay/main/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cctype>
+#include <iostream>
+#include <stdexcept>
+
+#include "relay/main/go_duration.h"
+
+namespace derp::main {
+
+std::vector<std::string> normalize_go_flags(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  bool done = false;
+  for (const auto& a : args) {
+    if (done || a == "--") {
+      done = true;
+      out.push_back(a);
+      continue;
+    }
+    bool single_dash_word = a.size() > 2 && a[0] == '-' && a[1] != '-' &&
+                            std::isalpha(static_cast<unsigned char>(a[1]));
+    if (!single_dash_word) {
+      out.push_back(a);
+      continue;
+    }
+    auto eq = a.find('=');
+    std::string name = a.substr(1, eq == std::string::npos ? std::string::npos : eq - 1);
+    if (name.size() == 1) {
+      // "-a=:443" → "-a" ":443"; "-ab" is not a derper spelling, leave it to CLI11.
+      if (eq != std::string::npos) {
+        out.push_back("-" + name);
+        out.push_back(a.substr(eq + 1));
+      } else {
+        out.push_back(a);
+      }
+      continue;
+    }
+    out.push_back("-" + a);
+  }
+  return out;
+}
+
+ListenAddress parse_listen_address(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    throw std::runtime_error("-a " + addr + ": expected host:port, :port or [ipv6]:port");
+  }
+  ListenAddress out;
+  out.host = addr.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  std::string port = addr.substr(colon + 1);
+  if (port == "https") {
+    out.port = 443;
+  } else if (port == "http") {
+    out.port = 80;
+  } else {
+    try {
+      std::size_t used = 0;
+      int p = std::stoi(port, &used);
+      if (used != port.size() || p < 0 || p > 65535) throw std::out_of_range("port");
+      out.port = static_cast<std::uint16_t>(p);
+    } catch (const std::exception&) {
+      throw std::runtime_error("-a " + addr + ": \"" + port + "\" is not a port number");
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// A Go-duration option (e.g. --tcp-write-timeout 2s).
+void add_duration(CLI::App& app, const std::string& name, std::chrono::nanoseconds& target,
+                  const std::string& help) {
+  app.add_option_function<std::string>(
+         name,
+         [&target, name](const std::string& text) {
+           auto d = parse_go_duration(text);
+           if (!d) {
+             throw CLI::ValidationError(
+                 name, "\"" + text + "\" is not a duration like 10m, 15s or 500ms");
+           }
+           target = *d;
+         },
+         help)
+      ->type_name("DURATION");
+}
+
+}  // namespace
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
+  ParsedCommandLine result;
+  Options& o = result.options;
+  CLI::App app{
+      "derpd: a DERP relay node for Tailscale clients (drop-in for Tailscale's derper).\n"
+      "Flags may be written Go-style (-http-port 80, -stun=false) or as --http-port 80.",
+      "derpd"};
+  app.get_formatter()->column_width(34);
+  app.add_option("-a,--addr", o.addr,
+                 "Main listen address (:port, ip:port, [ip6]:port). TLS when the port is 443 or "
+                 "--certmode=manual, plain HTTP otherwise")
+      ->capture_default_str();
+  app.add_option("--http-port", o.http_port,
+                 "Plain HTTP port served beside TLS (captive-portal check, redirects); -1 disables")
+      ->capture_default_str();
+  app.add_option("--stun-port", o.stun_port, "STUN UDP port")->capture_default_str();
+  app.add_flag("--stun", o.stun, "Run the STUN server (--stun=false turns it off)")
+      ->capture_default_str();
+  app.add_flag(
+         "--stun-generic", o.stun_answer_generic,
+         "Also answer plain RFC 5389 Binding requests (the reference answers only Tailscale's)")
+      ->capture_default_str();
+  app.add_flag("--derp", o.derp, "Serve DERP; with --derp=false only STUN and HTTP endpoints run")
+      ->capture_default_str();
+  app.add_option(
+      "-c,--config", o.key_file,
+      "Server key file {\"PrivateKey\":\"privkey:…\"}, created (mode 0600) when missing. "
+      "Root defaults to /var/lib/derper/derper.key");
+  app.add_flag("--dev", o.dev,
+               "Development node: plain HTTP on 127.0.0.1:3340, STUN on 127.0.0.1:3478, a fresh "
+               "key each start, mesh key from $TAILSCALE_DERPER_MESH_KEY");
+  app.add_flag("--version", o.print_version, "Print the version and exit");
+  app.add_option("--hostname", o.hostname, "TLS hostname (may be an IP with --certmode=manual)")
+      ->capture_default_str();
+  app.add_option("--certmode", o.certmode,
+                 "Certificate mode: manual (<certdir>/<hostname>.crt and .key, reloaded when they "
+                 "change). letsencrypt and gcp are not supported yet")
+      ->capture_default_str();
+  app.add_option("--certdir", o.certdir,
+                 "Folder of the certificates (default: ~/.cache/tailscale/derper-certs)");
+  app.add_option("--home", o.home,
+                 "Home page: empty for the default page, \"blank\", or an http(s):// URL to "
+                 "redirect to");
+  app.add_option("--mesh-psk-file", o.mesh_psk_file,
+                 "File with the region's mesh key (64 hex digits). Peers that present it may "
+                 "watch connections and forward packets");
+  add_duration(app, "--tcp-keepalive-time", o.tcp_keepalive_time,
+               "TCP keepalive idle time of accepted connections (default 10m)");
+  add_duration(app, "--tcp-user-timeout", o.tcp_user_timeout,
+               "TCP_USER_TIMEOUT of accepted connections (default 15s)");
+  add_duration(app, "--tcp-write-timeout", o.tcp_write_timeout,
+               "Close a client whose write takes longer than this; 0 disables (default 2s; mesh "
+               "peers always get 30s)");
+  app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
+      ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  auto args = normalize_go_flags(raw);
+  std::vector<const char*> cargs{argv[0]};
+  for (const auto& a : args) cargs.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(cargs.size()), cargs.data());
+  } catch (const CLI::ParseError& e) {
+    result.exit_code = app.exit(e);
+    if (result.exit_code != 0) result.exit_code = 2;
+    result.should_exit = true;
+    return result;
+  }
+  if (o.print_version) {
+    std::cout << "derpd " << DERPD_VERSION << "\n";
+    result.should_exit = true;
+  }
+  return result;
+}
+
+}  // namespace derp::main

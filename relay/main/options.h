@@ -1,0 +1,53 @@
+// derpd's command line: the flags of Tailscale's derper (spec §9.1), spelled either Go-style
+// (-http-port 80, -stun=false) or GNU-style (--http-port 80), plus derpd's own additions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace derp::main {
+
+struct Options {
+  std::string addr = ":443";
+  int http_port = 80;
+  int stun_port = 3478;
+  bool stun = true;
+  bool stun_answer_generic = true;
+  bool derp = true;
+  std::string key_file;  // -c
+  bool dev = false;
+  bool print_version = false;
+  std::string hostname = "derp.tailscale.com";
+  std::string certmode = "letsencrypt";
+  std::string certdir;
+  std::string home;
+  std::string mesh_psk_file;
+  std::chrono::nanoseconds tcp_keepalive_time = std::chrono::minutes(10);
+  std::chrono::nanoseconds tcp_user_timeout = std::chrono::seconds(15);
+  std::chrono::nanoseconds tcp_write_timeout = std::chrono::seconds(2);
+  unsigned workers = 0;
+  std::string log_level = "info";
+};
+
+struct ParsedCommandLine {
+  Options options;
+  int exit_code = 0;
+  bool should_exit = false;  // --help, --version or an error (already printed)
+};
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+
+// Rewrites Go-style single-dash long flags (-http-port, -stun=false) to --http-port and
+// --stun=false; single-letter flags (-a, -c) and negative numbers are left alone.
+std::vector<std::string> normalize_go_flags(const std::vector<std::string>& args);
+
+struct ListenAddress {
+  std::string host;  // "" means every address, dual-stack
+  std::uint16_t port = 0;
+};
+// Parses -a: ":443", "1.2.3.4:443", "[::1]:443", ":https". Throws std::runtime_error.
+ListenAddress parse_listen_address(const std::string& addr);
+
+}  // namespace derp::main

@@ -1,0 +1,178 @@
+#include "relay/server/client_registry.h"
+
+#include <algorithm>
+
+#include "relay/server/client_session.h"
+
+namespace derp::server {
+
+ClientRegistry::Lookup ClientRegistry::lookup(const protocol::NodePublic& key) const {
+  Shard& s = shard_for(key);
+  std::shared_lock lock(s.mu);
+  auto it = s.entries.find(key);
+  if (it == s.entries.end()) return {};
+  const Entry& e = it->second;
+  Lookup out;
+  out.local_conns = e.members.size();
+  for (const auto& m : e.members) {
+    if (m.ref.conn_id == e.active_id) out.active = m.ref;
+  }
+  return out;
+}
+
+void ClientRegistry::set_dup_flags(Entry& e) {
+  bool dup = e.members.size() > 1;
+  for (auto& m : e.members) m.ref.session->set_duplicate(dup);
+}
+
+void ClientRegistry::note_history(Entry& e, std::uint64_t conn_id) {
+  if (e.history.empty() || e.history.back() != conn_id) e.history.push_back(conn_id);
+}
+
+void ClientRegistry::add(const protocol::NodePublic& key, const ConnRef& ref,
+                         const protocol::PeerPresentFrame& presence) {
+  std::shared_lock watchers_lock(watchers_mu_);
+  Shard& s = shard_for(key);
+  std::unique_lock lock(s.mu);
+  auto [it, inserted] = s.entries.try_emplace(key);
+  Entry& e = it->second;
+  if (inserted) local_keys_.fetch_add(1, std::memory_order_relaxed);
+  if (e.members.size() == 1) {
+    // First duplication of this key: both connections now count (spec §4.2 counter rules).
+    dup_keys_.fetch_add(1, std::memory_order_relaxed);
+    dup_conns_.fetch_add(2, std::memory_order_relaxed);
+    note_history(e, e.active_id);
+  } else if (e.members.size() > 1) {
+    dup_conns_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!e.members.empty()) {
+    total_dup_conns_.fetch_add(1, std::memory_order_relaxed);
+    note_history(e, ref.conn_id);
+  }
+  e.members.push_back({ref, presence});
+  e.active_id = ref.conn_id;
+  set_dup_flags(e);
+  tell_watchers_present(presence);
+}
+
+bool ClientRegistry::remove(const protocol::NodePublic& key, std::uint64_t conn_id) {
+  std::shared_lock watchers_lock(watchers_mu_);
+  Shard& s = shard_for(key);
+  std::unique_lock lock(s.mu);
+  auto it = s.entries.find(key);
+  if (it == s.entries.end()) return false;
+  Entry& e = it->second;
+  auto m = std::find_if(e.members.begin(), e.members.end(),
+                        [&](const Member& x) { return x.ref.conn_id == conn_id; });
+  if (m == e.members.end()) return false;
+  m->ref.session->set_duplicate(false);
+  e.members.erase(m);
+  if (e.members.empty()) {
+    s.entries.erase(it);
+    local_keys_.fetch_sub(1, std::memory_order_relaxed);
+    tell_watchers_gone(key);
+    return true;
+  }
+  std::erase(e.history, conn_id);
+  // Collapse repeats that the removal made adjacent.
+  e.history.erase(std::unique(e.history.begin(), e.history.end()), e.history.end());
+  if (e.members.size() == 1) {
+    dup_keys_.fetch_sub(1, std::memory_order_relaxed);
+    dup_conns_.fetch_sub(2, std::memory_order_relaxed);
+    e.history.clear();
+    e.active_id = e.members.front().ref.conn_id;
+  } else {
+    dup_conns_.fetch_sub(1, std::memory_order_relaxed);
+    if (e.active_id == conn_id) {
+      e.active_id = e.history.empty() ? e.members.back().ref.conn_id : e.history.back();
+    }
+  }
+  set_dup_flags(e);
+  return false;
+}
+
+void ClientRegistry::mark_active(const protocol::NodePublic& key, std::uint64_t conn_id) {
+  Shard& s = shard_for(key);
+  std::unique_lock lock(s.mu);
+  auto it = s.entries.find(key);
+  if (it == s.entries.end() || it->second.members.size() < 2) return;
+  it->second.active_id = conn_id;
+  note_history(it->second, conn_id);
+}
+
+void ClientRegistry::tell_watchers_present(const protocol::PeerPresentFrame& p) {
+  for (const auto& w : watchers_) post_(w.worker, SendPeerPresent{w.conn_id, p});
+}
+
+void ClientRegistry::tell_watchers_gone(const protocol::NodePublic& key) {
+  for (const auto& w : watchers_) {
+    post_(w.worker, SendPeerGone{w.conn_id, key, protocol::PeerGoneReason::kDisconnected});
+  }
+}
+
+void ClientRegistry::add_watcher(const ConnRef& watcher) {
+  std::unique_lock watchers_lock(watchers_mu_);
+  for (auto& s : shards_) {
+    std::shared_lock lock(s.mu);
+    for (const auto& [key, e] : s.entries) {
+      for (const auto& m : e.members) {
+        if (m.ref.conn_id == e.active_id)
+          post_(watcher.worker, SendPeerPresent{watcher.conn_id, m.presence});
+      }
+    }
+  }
+  watchers_.push_back(watcher);
+}
+
+void ClientRegistry::remove_watcher(std::uint64_t conn_id) {
+  std::unique_lock watchers_lock(watchers_mu_);
+  std::erase_if(watchers_, [&](const ConnRef& w) { return w.conn_id == conn_id; });
+}
+
+void ClientRegistry::for_each_active(
+    const std::function<void(const protocol::NodePublic&, const ConnRef&,
+                             const protocol::PeerPresentFrame&)>& fn) const {
+  for (auto& s : shards_) {
+    std::shared_lock lock(s.mu);
+    for (const auto& [key, e] : s.entries) {
+      for (const auto& m : e.members) {
+        if (m.ref.conn_id == e.active_id) fn(key, m.ref, m.presence);
+      }
+    }
+  }
+}
+
+std::vector<ConnRef> ClientRegistry::all_connections() const {
+  std::vector<ConnRef> out;
+  for (auto& s : shards_) {
+    std::shared_lock lock(s.mu);
+    for (const auto& [key, e] : s.entries) {
+      for (const auto& m : e.members) out.push_back(m.ref);
+    }
+  }
+  return out;
+}
+
+std::vector<ConnRef> ClientRegistry::connections_of(const protocol::NodePublic& key) const {
+  Shard& s = shard_for(key);
+  std::shared_lock lock(s.mu);
+  std::vector<ConnRef> out;
+  auto it = s.entries.find(key);
+  if (it != s.entries.end()) {
+    for (const auto& m : it->second.members) out.push_back(m.ref);
+  }
+  return out;
+}
+
+RegistryStats ClientRegistry::stats() const {
+  RegistryStats st;
+  st.local_keys = local_keys_.load(std::memory_order_relaxed);
+  st.dup_keys = dup_keys_.load(std::memory_order_relaxed);
+  st.dup_conns = dup_conns_.load(std::memory_order_relaxed);
+  st.total_dup_conns = total_dup_conns_.load(std::memory_order_relaxed);
+  std::shared_lock lock(watchers_mu_);
+  st.watchers = watchers_.size();
+  return st;
+}
+
+}  // namespace derp::server

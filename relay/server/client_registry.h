@@ -1,0 +1,100 @@
+// Which connection serves which node key (spec §4.2), shared by all workers.
+//
+// Sharded by key so the per-packet lookup takes one shared lock on one small shard. Membership
+// changes (register, unregister, duplicates) take the shard's exclusive lock and, while holding
+// it, tell mesh watchers, so a watcher sees each key's PeerPresent/PeerGone in order.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "relay/protocol/frame.h"
+#include "relay/server/conn_ref.h"
+#include "relay/server/worker_message.h"
+
+namespace derp::server {
+
+struct RegistryStats {
+  std::size_t local_keys = 0;
+  std::size_t dup_keys = 0;
+  std::size_t dup_conns = 0;
+  std::uint64_t total_dup_conns = 0;
+  std::size_t watchers = 0;
+};
+
+class ClientRegistry {
+ public:
+  // Delivers a message to the worker that owns a connection.
+  using Poster = std::function<void(std::uint32_t worker, WorkerMessage)>;
+  explicit ClientRegistry(Poster post) : post_(std::move(post)) {}
+
+  struct Lookup {
+    std::optional<ConnRef> active;
+    std::size_t local_conns = 0;
+  };
+  Lookup lookup(const protocol::NodePublic& key) const;
+
+  // Registers a connection that finished its handshake; it becomes the key's active connection.
+  void add(const protocol::NodePublic& key, const ConnRef& ref,
+           const protocol::PeerPresentFrame& presence);
+  // Unregisters; returns true when it was the key's last local connection.
+  bool remove(const protocol::NodePublic& key, std::uint64_t conn_id);
+  // A duplicate connection spoke: it becomes the active one (spec §4.2, "last writer is active").
+  void mark_active(const protocol::NodePublic& key, std::uint64_t conn_id);
+
+  // Adds a mesh watcher and queues a PeerPresent for every local key to it.
+  void add_watcher(const ConnRef& watcher);
+  void remove_watcher(std::uint64_t conn_id);
+
+  // Every active local connection, for watchers' initial flood and the admin API.
+  void for_each_active(const std::function<void(const protocol::NodePublic&, const ConnRef&,
+                                                const protocol::PeerPresentFrame&)>& fn) const;
+  // Every connection (active or not) of every key.
+  std::vector<ConnRef> all_connections() const;
+  std::vector<ConnRef> connections_of(const protocol::NodePublic& key) const;
+  RegistryStats stats() const;
+
+ private:
+  struct Member {
+    ConnRef ref;
+    protocol::PeerPresentFrame presence;
+  };
+  struct Entry {
+    std::vector<Member> members;
+    std::vector<std::uint64_t> history;  // dup connections that registered or spoke, newest last
+    std::uint64_t active_id = 0;
+  };
+  struct Shard {
+    mutable std::shared_mutex mu;
+    std::unordered_map<protocol::NodePublic, Entry> entries;
+  };
+  static constexpr std::size_t kShards = 64;
+
+  Shard& shard_for(const protocol::NodePublic& key) const {
+    return shards_[std::hash<protocol::NodePublic>{}(key) % kShards];
+  }
+  void set_dup_flags(Entry& e);
+  void note_history(Entry& e, std::uint64_t conn_id);
+  void tell_watchers_present(const protocol::PeerPresentFrame& p);
+  void tell_watchers_gone(const protocol::NodePublic& key);
+
+  Poster post_;
+  mutable std::array<Shard, kShards> shards_;
+  // Guards `watchers_`. Membership changes hold it shared while they notify; adding a watcher
+  // holds it exclusively, so its initial snapshot and the later stream neither miss nor reorder.
+  mutable std::shared_mutex watchers_mu_;
+  std::vector<ConnRef> watchers_;
+  std::atomic<std::size_t> local_keys_{0};
+  std::atomic<std::size_t> dup_keys_{0};
+  std::atomic<std::size_t> dup_conns_{0};
+  std::atomic<std::uint64_t> total_dup_conns_{0};
+};
+
+}  // namespace derp::server

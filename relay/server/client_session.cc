@@ -1,0 +1,538 @@
+#include "relay/server/client_session.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "relay/protocol/box.h"
+#include "relay/server/server.h"
+#include "relay/server/worker.h"
+
+namespace derp::server {
+
+using protocol::Bytes;
+using protocol::FrameType;
+namespace proto = protocol;
+
+namespace {
+
+std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// Input that is still buffered beyond this is released once a frame completes, so an idle
+// connection does not keep the memory of the largest frame it ever received.
+constexpr std::size_t kRetainedInputBytes = 4096;
+constexpr std::size_t kRetainedControlBytes = 4096;
+
+}  // namespace
+
+std::string_view to_string(TransportKind k) {
+  switch (k) {
+    case TransportKind::kPlainHttp:
+      return "http";
+    case TransportKind::kTls:
+      return "tls";
+    case TransportKind::kWebSocket:
+      return "websocket";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DropReason r) {
+  switch (r) {
+    case DropReason::kUnknownDest:
+      return "unknown_dest";
+    case DropReason::kUnknownDestOnFwd:
+      return "unknown_dest_on_fwd";
+    case DropReason::kGoneDisconnected:
+      return "gone_disconnected";
+    case DropReason::kQueueHead:
+      return "queue_head";
+    case DropReason::kQueueTail:
+      return "queue_tail";
+    case DropReason::kWriteError:
+      return "write_error";
+    case DropReason::kDupClient:
+      return "dup_client";
+    case DropReason::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+ClientSession::ClientSession(Server& server, Worker& worker, SessionTransport& transport,
+                             ConnectionInfo info)
+    : server_(server),
+      worker_(worker),
+      transport_(transport),
+      info_(std::move(info)),
+      conn_id_(server.next_conn_id()),
+      disco_queue_(server.config().queue_depth),
+      other_queue_(server.config().queue_depth),
+      created_(std::chrono::steady_clock::now()),
+      connected_wall_(std::chrono::system_clock::now()) {
+  not_here_refill_ = created_;
+  last_activity_ns_.store(steady_ns(created_), std::memory_order_relaxed);
+  worker_.add_session(conn_id_, this);
+  worker_.counters().accepts.add();
+}
+
+ClientSession::~ClientSession() {
+  shutdown();
+}
+
+void ClientSession::start(std::string_view http_prefix) {
+  control_.assign(http_prefix.begin(), http_prefix.end());
+  proto::append_server_key(control_, server_.public_key());
+  wake();
+}
+
+void ClientSession::wake() {
+  transport_.wake_writer();
+}
+
+bool ClientSession::fail(std::string reason) {
+  if (close_reason_.empty()) close_reason_ = std::move(reason);
+  if (!established_) {
+    worker_.counters().handshake_failures.add();
+  } else {
+    worker_.counters().protocol_errors.add();
+  }
+  return false;
+}
+
+void ClientSession::close(std::string_view reason) {
+  if (closing_) return;
+  closing_ = true;
+  if (close_reason_.empty()) close_reason_ = std::string(reason);
+  transport_.close();
+}
+
+ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader& h) {
+  const std::size_t len = h.length;
+  if (!established_) {
+    if (h.type != static_cast<std::uint8_t>(FrameType::kClientInfo)) {
+      fail("first frame is not ClientInfo (type " + std::to_string(h.type) + ")");
+      return HeaderAction::kReject;
+    }
+    if (len < proto::kMinClientInfoLen || len > proto::kMaxClientInfoLen) {
+      fail("ClientInfo length " + std::to_string(len) + " out of range");
+      return HeaderAction::kReject;
+    }
+    return HeaderAction::kRead;
+  }
+  auto reject = [&](std::string why) {
+    fail(std::move(why));
+    return HeaderAction::kReject;
+  };
+  switch (static_cast<FrameType>(h.type)) {
+    case FrameType::kSendPacket:
+      if (len < proto::kKeyLen || len - proto::kKeyLen > proto::kMaxPacketSize) {
+        return reject("SendPacket length " + std::to_string(len) + " out of range");
+      }
+      return HeaderAction::kRead;
+    case FrameType::kForwardPacket:
+      // The permission check comes before the length checks (spec §2.6).
+      if (!can_mesh_) return reject("ForwardPacket without mesh key");
+      if (len < 2 * proto::kKeyLen || len - 2 * proto::kKeyLen > proto::kMaxPacketSize) {
+        return reject("ForwardPacket length " + std::to_string(len) + " out of range");
+      }
+      return HeaderAction::kRead;
+    case FrameType::kNotePreferred:
+      if (len != 1) return reject("NotePreferred length " + std::to_string(len));
+      return HeaderAction::kRead;
+    case FrameType::kWatchConns:
+      if (len != 0) return reject("WatchConns length " + std::to_string(len));
+      return HeaderAction::kRead;
+    case FrameType::kClosePeer:
+      if (len != proto::kKeyLen) return reject("ClosePeer length " + std::to_string(len));
+      return HeaderAction::kRead;
+    case FrameType::kPing:
+      if (len < proto::kMinPingLen || len > proto::kMaxPingLen) {
+        return reject("Ping length " + std::to_string(len) + " out of range");
+      }
+      return HeaderAction::kRead;
+    default:
+      worker_.counters().unknown_frames.add();
+      return HeaderAction::kSkip;
+  }
+}
+
+bool ClientSession::on_bytes(Bytes data) {
+  if (closing_) return false;
+  last_activity_ns_.store(steady_ns(std::chrono::steady_clock::now()), std::memory_order_relaxed);
+  while (!data.empty()) {
+    if (skip_ > 0) {
+      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_, data.size()));
+      skip_ -= n;
+      data = data.subspan(n);
+      continue;
+    }
+    if (!pending_.empty()) {
+      if (pending_.size() < proto::kFrameHeaderLen) {
+        std::size_t n = std::min(proto::kFrameHeaderLen - pending_.size(), data.size());
+        pending_.insert(pending_.end(), data.begin(), data.begin() + n);
+        data = data.subspan(n);
+        if (pending_.size() < proto::kFrameHeaderLen) return true;
+        auto h = *proto::parse_frame_header(pending_);
+        switch (admit_header(h)) {
+          case HeaderAction::kReject:
+            return false;
+          case HeaderAction::kSkip:
+            skip_ = h.length;
+            pending_.clear();
+            continue;
+          case HeaderAction::kRead:
+            pending_.reserve(proto::kFrameHeaderLen + h.length);
+            break;
+        }
+      }
+      auto h = *proto::parse_frame_header(pending_);
+      std::size_t total = proto::kFrameHeaderLen + h.length;
+      std::size_t n = std::min(total - pending_.size(), data.size());
+      pending_.insert(pending_.end(), data.begin(), data.begin() + n);
+      data = data.subspan(n);
+      if (pending_.size() < total) return true;
+      bool ok = dispatch(h.type, Bytes(pending_).subspan(proto::kFrameHeaderLen));
+      pending_.clear();
+      if (pending_.capacity() > kRetainedInputBytes) std::vector<std::uint8_t>().swap(pending_);
+      if (!ok || closing_) return false;
+      continue;
+    }
+    if (data.size() < proto::kFrameHeaderLen) {
+      pending_.assign(data.begin(), data.end());
+      return true;
+    }
+    auto h = *proto::parse_frame_header(data);
+    switch (admit_header(h)) {
+      case HeaderAction::kReject:
+        return false;
+      case HeaderAction::kSkip:
+        skip_ = h.length;
+        data = data.subspan(proto::kFrameHeaderLen);
+        continue;
+      case HeaderAction::kRead:
+        break;
+    }
+    std::size_t total = proto::kFrameHeaderLen + h.length;
+    if (data.size() < total) {
+      pending_.reserve(total);
+      pending_.assign(data.begin(), data.end());
+      return true;
+    }
+    if (!dispatch(h.type, data.subspan(proto::kFrameHeaderLen, h.length)) || closing_) return false;
+    data = data.subspan(total);
+  }
+  return true;
+}
+
+bool ClientSession::dispatch(std::uint8_t type, Bytes payload) {
+  if (!established_) return handle_client_info(payload);
+  if (duplicate_.load(std::memory_order_relaxed)) server_.registry().mark_active(key_, conn_id_);
+  switch (static_cast<FrameType>(type)) {
+    case FrameType::kSendPacket:
+      return handle_send_packet(payload);
+    case FrameType::kForwardPacket:
+      return handle_forward_packet(payload);
+    case FrameType::kNotePreferred:
+      return handle_note_preferred(payload);
+    case FrameType::kPing:
+      return handle_ping(payload);
+    case FrameType::kWatchConns:
+      return handle_watch_conns();
+    case FrameType::kClosePeer:
+      return handle_close_peer(payload);
+    default:
+      return true;  // admit_header() skips everything else
+  }
+}
+
+bool ClientSession::handle_client_info(Bytes payload) {
+  auto frame = proto::parse_client_info(payload);
+  if (!frame) return fail(std::string("ClientInfo: ") + std::string(to_string(frame.error)));
+  if (frame.value.key.is_zero()) return fail("ClientInfo: all-zero client key");
+  auto json = proto::open_box(frame.value.sealed, server_.config().private_key, frame.value.key);
+  if (!json) return fail("ClientInfo: box does not open with this server's key");
+  auto parsed = proto::parse_client_info_json(
+      std::string_view(reinterpret_cast<const char*>(json->data()), json->size()));
+  if (!parsed.info) return fail("ClientInfo: " + parsed.error);
+
+  key_ = frame.value.key;
+  client_info_ = std::move(*parsed.info);
+  can_mesh_ = client_info_.mesh_key && server_.mesh_key_matches(*client_info_.mesh_key);
+
+  // ServerInfo is queued before the key is registered, so nothing can precede it (spec §2.4.7).
+  auto server_info = proto::write_server_info_json({});
+  auto sealed = proto::seal_box(
+      Bytes(reinterpret_cast<const std::uint8_t*>(server_info.data()), server_info.size()),
+      server_.config().private_key, key_);
+  if (sealed.empty()) return fail("ClientInfo: client key is of small order");
+  proto::append_server_info(control_, sealed);
+
+  established_ = true;
+  established_at_ = std::chrono::steady_clock::now();
+  next_keepalive_ = established_at_ + next_keepalive_delay();
+
+  proto::PeerPresentFrame presence;
+  presence.key = key_;
+  presence.ip = info_.remote_ip;
+  presence.port = info_.remote_port;
+  presence.flags = 0;
+  if (can_mesh_) presence.flags |= proto::kPeerPresentIsMeshPeer;
+  if (client_info_.is_prober) presence.flags |= proto::kPeerPresentIsProber;
+  if (info_.not_ideal) presence.flags |= proto::kPeerPresentNotIdeal;
+  if (presence.flags == 0) presence.flags = proto::kPeerPresentIsRegular;
+
+  auto& counters = worker_.counters();
+  counters.current_connections.add(1);
+  if (info_.not_ideal) counters.current_notideal_connections.add(1);
+  server_.registry().add(key_, ConnRef{worker_.index(), conn_id_, this}, presence);
+  registered_ = true;
+  spdlog::info("client {} connected from {} over {}{}{}", key_.short_form(), info_.remote_text,
+               to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
+               client_info_.is_prober ? " (prober)" : "");
+  wake();
+  return true;
+}
+
+bool ClientSession::handle_send_packet(Bytes payload) {
+  auto f = proto::parse_send_packet(payload);
+  if (!f) return fail("SendPacket: " + std::string(to_string(f.error)));
+  ++packets_in_;
+  bytes_in_ += f.value.packet.size();
+  server_.route_packet(*this, f.value.dst, f.value.packet);
+  return true;
+}
+
+bool ClientSession::handle_forward_packet(Bytes payload) {
+  auto f = proto::parse_forward_packet(payload);
+  if (!f) return fail("ForwardPacket: " + std::string(to_string(f.error)));
+  ++packets_in_;
+  bytes_in_ += f.value.packet.size();
+  server_.deliver_forwarded(*this, f.value.src, f.value.dst, f.value.packet);
+  return true;
+}
+
+bool ClientSession::handle_note_preferred(Bytes payload) {
+  auto f = proto::parse_note_preferred(payload);
+  if (!f) return fail("NotePreferred: " + std::string(to_string(f.error)));
+  bool preferred = f.value;
+  if (preferred == preferred_) return true;
+  preferred_ = preferred;
+  auto& counters = worker_.counters();
+  counters.current_home_connections.add(preferred ? 1 : -1);
+  if (std::chrono::steady_clock::now() - established_at_ > std::chrono::seconds(5)) {
+    (preferred ? counters.home_moves_in : counters.home_moves_out).add();
+  }
+  return true;
+}
+
+bool ClientSession::handle_ping(Bytes payload) {
+  auto f = proto::parse_ping(payload);
+  if (!f) return fail("Ping: " + std::string(to_string(f.error)));
+  worker_.counters().got_ping.add();
+  // One pending pong at most: a ping that arrives while one is unsent gets no reply.
+  if (pending_pong_) return true;
+  pending_pong_ = f.value;
+  wake();
+  return true;
+}
+
+bool ClientSession::handle_watch_conns() {
+  if (!can_mesh_) return fail("WatchConns without mesh key");
+  if (key_ == server_.public_key() || watcher_) return true;
+  watcher_ = true;
+  server_.registry().add_watcher(ConnRef{worker_.index(), conn_id_, this});
+  return true;
+}
+
+bool ClientSession::handle_close_peer(Bytes payload) {
+  auto f = proto::parse_close_peer(payload);
+  if (!f) return fail("ClosePeer: " + std::string(to_string(f.error)));
+  if (!can_mesh_) return fail("ClosePeer without mesh key");
+  spdlog::info("mesh peer {} asked to close {}", key_.short_form(), f.value.short_form());
+  server_.close_peer(f.value);
+  return true;
+}
+
+void ClientSession::enqueue_packet(PacketRef frame) {
+  auto& counters = worker_.counters();
+  const std::size_t packet_bytes = frame->size - proto::kFrameHeaderLen - proto::kKeyLen;
+  if (closing_ || shut_down_) {
+    counters.count_drop(DropReason::kGoneDisconnected, frame->disco, packet_bytes);
+    ++drops_;
+    return;
+  }
+  frame->enqueued_ns = steady_ns(std::chrono::steady_clock::now());
+  SendQueue& q = frame->disco ? disco_queue_ : other_queue_;
+  if (PacketRef dropped = q.push(std::move(frame))) {
+    counters.count_drop(DropReason::kQueueHead, dropped->disco,
+                        dropped->size - proto::kFrameHeaderLen - proto::kKeyLen);
+    ++drops_;
+  }
+  wake();
+}
+
+void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGoneReason reason) {
+  if (closing_) return;
+  proto::append_peer_gone(control_, key, reason);
+  auto& counters = worker_.counters();
+  (reason == proto::PeerGoneReason::kNotHere ? counters.peer_gone_not_here_frames
+                                             : counters.peer_gone_disconnected_frames)
+      .add();
+  wake();
+}
+
+void ClientSession::queue_peer_present(const proto::PeerPresentFrame& presence) {
+  if (closing_ || !watcher_) return;
+  proto::append_peer_present(control_, presence);
+  wake();
+}
+
+void ClientSession::peer_left_region(const proto::NodePublic& key) {
+  peers_heard_from_.erase(key);
+  queue_peer_gone(key, proto::PeerGoneReason::kDisconnected);
+}
+
+void ClientSession::maybe_send_not_here(const proto::NodePublic& key) {
+  auto now = std::chrono::steady_clock::now();
+  not_here_tokens_ = std::min(
+      3.0, not_here_tokens_ + std::chrono::duration<double>(now - not_here_refill_).count());
+  not_here_refill_ = now;
+  if (not_here_tokens_ < 1.0) return;
+  not_here_tokens_ -= 1.0;
+  queue_peer_gone(key, proto::PeerGoneReason::kNotHere);
+}
+
+bool ClientSession::has_output() const {
+  return !control_.empty() || pending_pong_ || !disco_queue_.empty() || !other_queue_.empty();
+}
+
+void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p) {
+  auto& counters = worker_.counters();
+  auto bytes = p->bytes();
+  out.insert(out.end(), bytes.begin(), bytes.end());
+  const std::size_t packet_bytes = p->size - proto::kFrameHeaderLen - proto::kKeyLen;
+  counters.packets_sent.add();
+  counters.bytes_sent.add(packet_bytes);
+  ++packets_out_;
+  bytes_out_ += packet_bytes;
+  auto now_ns = steady_ns(std::chrono::steady_clock::now());
+  counters.note_queue_delay_us(static_cast<double>(now_ns - p->enqueued_ns) / 1000.0);
+  auto src = proto::NodePublic::from_span(bytes.subspan(proto::kFrameHeaderLen, proto::kKeyLen));
+  if (peers_heard_from_.insert(src).second) worker_.subscribe_peer_gone(src, conn_id_);
+}
+
+void ClientSession::take_output(std::vector<std::uint8_t>& out, std::size_t soft_limit) {
+  if (!control_.empty()) {
+    out.insert(out.end(), control_.begin(), control_.end());
+    control_.clear();
+    if (control_.capacity() > kRetainedControlBytes) std::vector<std::uint8_t>().swap(control_);
+  }
+  if (pending_pong_) {
+    proto::append_pong(out, *pending_pong_);
+    pending_pong_.reset();
+    worker_.counters().sent_pong.add();
+  }
+  // Serve both queues in turn so neither kind starves the other (spec §4.4).
+  while (out.size() < soft_limit && (!disco_queue_.empty() || !other_queue_.empty())) {
+    SendQueue* first = serve_disco_first_ ? &disco_queue_ : &other_queue_;
+    SendQueue* second = serve_disco_first_ ? &other_queue_ : &disco_queue_;
+    serve_disco_first_ = !serve_disco_first_;
+    SendQueue& q = first->empty() ? *second : *first;
+    append_packet(out, q.pop());
+  }
+}
+
+std::chrono::milliseconds ClientSession::next_keepalive_delay() {
+  auto jitter = server_.config().keepalive_jitter.count();
+  auto extra =
+      jitter > 0
+          ? static_cast<std::int64_t>(randombytes_uniform(static_cast<std::uint32_t>(jitter)))
+          : 0;
+  return server_.config().keepalive_interval + std::chrono::milliseconds(extra);
+}
+
+void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
+  if (closing_) return;
+  if (!established_) {
+    if (now - created_ >= server_.config().handshake_timeout) {
+      fail("handshake timed out");
+      close("handshake timed out");
+    }
+    return;
+  }
+  auto timeout = can_mesh_ ? server_.config().mesh_write_timeout : server_.config().write_timeout;
+  if (timeout.count() > 0 && transport_.write_stalled(now, timeout)) {
+    worker_.counters().sclient_write_timeouts.add();
+    close("write timed out");
+    return;
+  }
+  if (now >= next_keepalive_) {
+    next_keepalive_ = now + next_keepalive_delay();
+    proto::append_keep_alive(control_);
+    wake();
+  }
+  disco_queue_.release_if_empty();
+  other_queue_.release_if_empty();
+}
+
+void ClientSession::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  closing_ = true;
+  auto& counters = worker_.counters();
+  for (SendQueue* q : {&disco_queue_, &other_queue_}) {
+    while (!q->empty()) {
+      PacketRef p = q->pop();
+      counters.count_drop(DropReason::kGoneDisconnected, p->disco,
+                          p->size - proto::kFrameHeaderLen - proto::kKeyLen);
+    }
+  }
+  for (const auto& src : peers_heard_from_) worker_.unsubscribe_peer_gone(src, conn_id_);
+  peers_heard_from_.clear();
+  if (watcher_) server_.registry().remove_watcher(conn_id_);
+  if (registered_) {
+    registered_ = false;
+    counters.current_connections.add(-1);
+    if (info_.not_ideal) counters.current_notideal_connections.add(-1);
+    if (preferred_) counters.current_home_connections.add(-1);
+    if (server_.registry().remove(key_, conn_id_)) server_.peer_gone_from_region(key_);
+    spdlog::info("client {} from {} disconnected: {}", key_.short_form(), info_.remote_text,
+                 close_reason_.empty() ? "connection closed" : close_reason_);
+  } else if (!close_reason_.empty()) {
+    spdlog::info("connection from {} closed during handshake: {}", info_.remote_text,
+                 close_reason_);
+  }
+  worker_.remove_session(conn_id_);
+}
+
+SessionSnapshot ClientSession::snapshot() const {
+  SessionSnapshot s;
+  s.conn_id = conn_id_;
+  s.key = key_;
+  s.info = info_;
+  s.established = established_;
+  s.preferred = preferred_;
+  s.can_mesh = can_mesh_;
+  s.is_prober = client_info_.is_prober;
+  s.duplicate = duplicate_.load(std::memory_order_relaxed);
+  s.watcher = watcher_;
+  s.connected_at = connected_wall_;
+  auto idle = std::chrono::steady_clock::now().time_since_epoch() -
+              std::chrono::nanoseconds(last_activity_ns_.load(std::memory_order_relaxed));
+  s.last_activity = std::chrono::system_clock::now() -
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(idle);
+  s.packets_in = packets_in_;
+  s.bytes_in = bytes_in_;
+  s.packets_out = packets_out_;
+  s.bytes_out = bytes_out_;
+  s.drops = drops_;
+  s.queue_depth = disco_queue_.size() + other_queue_.size();
+  return s;
+}
+
+}  // namespace derp::server

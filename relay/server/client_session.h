@@ -1,0 +1,153 @@
+// One client's DERP session (spec §2.4–§2.6, §4), with no I/O of its own: the transport feeds it
+// received bytes and asks it for bytes to write. Everything here runs on the owning worker's
+// thread, except set_duplicate(), which the registry calls under its lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "relay/protocol/client_info.h"
+#include "relay/protocol/frame.h"
+#include "relay/server/packet_pool.h"
+#include "relay/server/send_queue.h"
+#include "relay/server/session_transport.h"
+
+namespace derp::server {
+
+class Server;
+class Worker;
+
+enum class TransportKind { kPlainHttp, kTls, kWebSocket };
+std::string_view to_string(TransportKind k);
+
+struct ConnectionInfo {
+  TransportKind transport = TransportKind::kPlainHttp;
+  std::array<std::uint8_t, 16> remote_ip{};  // IPv4 as v4-mapped; all zero when unknown
+  std::uint16_t remote_port = 0;
+  std::string remote_text;  // "ip:port" for logs and the admin API
+  bool not_ideal = false;   // the upgrade carried Ideal-Node (spec §4.6)
+};
+
+// A point-in-time copy of a session's state, for the admin API and debug pages.
+struct SessionSnapshot {
+  std::uint64_t conn_id = 0;
+  protocol::NodePublic key;
+  ConnectionInfo info;
+  bool established = false;
+  bool preferred = false;
+  bool can_mesh = false;
+  bool is_prober = false;
+  bool duplicate = false;
+  bool watcher = false;
+  std::chrono::system_clock::time_point connected_at;
+  std::chrono::system_clock::time_point last_activity;
+  std::uint64_t packets_in = 0, bytes_in = 0, packets_out = 0, bytes_out = 0;
+  std::uint64_t drops = 0;
+  std::size_t queue_depth = 0;
+};
+
+class ClientSession {
+ public:
+  ClientSession(Server& server, Worker& worker, SessionTransport& transport, ConnectionInfo info);
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Queues `http_prefix` (the 101 response, or nothing for fast start) and the ServerKey frame.
+  void start(std::string_view http_prefix);
+  // Processes received bytes. Returns false when the connection must close (see close_reason()).
+  bool on_bytes(protocol::Bytes data);
+  bool has_output() const;
+  // Appends pending frames to `out`, stopping once it holds at least `soft_limit` bytes.
+  void take_output(std::vector<std::uint8_t>& out, std::size_t soft_limit);
+  void on_tick(std::chrono::steady_clock::time_point now);
+  // Asks the transport to close; the session stops accepting packets at once.
+  void close(std::string_view reason);
+  // Called by the transport once the connection is finished: unregisters and accounts.
+  void shutdown();
+
+  // Delivery, on this worker's thread.
+  void enqueue_packet(PacketRef frame);
+  void queue_peer_gone(const protocol::NodePublic& key, protocol::PeerGoneReason reason);
+  void queue_peer_present(const protocol::PeerPresentFrame& presence);
+  void peer_left_region(const protocol::NodePublic& key);
+  // Sends PeerGone(NotHere) if this connection's limiter (1/s, burst 3) allows.
+  void maybe_send_not_here(const protocol::NodePublic& key);
+
+  void set_duplicate(bool dup) { duplicate_.store(dup, std::memory_order_relaxed); }
+  std::uint64_t conn_id() const { return conn_id_; }
+  const protocol::NodePublic& key() const { return key_; }
+  bool established() const { return established_; }
+  bool can_mesh() const { return can_mesh_; }
+  bool closing() const { return closing_; }
+  const std::string& close_reason() const { return close_reason_; }
+  const ConnectionInfo& info() const { return info_; }
+  SessionSnapshot snapshot() const;
+
+ private:
+  enum class HeaderAction { kRead, kSkip, kReject };
+  HeaderAction admit_header(const protocol::FrameHeader& h);
+  bool dispatch(std::uint8_t type, protocol::Bytes payload);
+  bool handle_client_info(protocol::Bytes payload);
+  bool handle_send_packet(protocol::Bytes payload);
+  bool handle_forward_packet(protocol::Bytes payload);
+  bool handle_note_preferred(protocol::Bytes payload);
+  bool handle_ping(protocol::Bytes payload);
+  bool handle_watch_conns();
+  bool handle_close_peer(protocol::Bytes payload);
+  bool fail(std::string reason);
+  void wake();
+  void append_packet(std::vector<std::uint8_t>& out, PacketRef p);
+  std::chrono::milliseconds next_keepalive_delay();
+
+  Server& server_;
+  Worker& worker_;
+  SessionTransport& transport_;
+  ConnectionInfo info_;
+  const std::uint64_t conn_id_;
+
+  protocol::NodePublic key_;
+  protocol::ClientInfo client_info_;
+  bool established_ = false;
+  bool registered_ = false;
+  bool can_mesh_ = false;
+  bool watcher_ = false;
+  bool preferred_ = false;
+  bool closing_ = false;
+  bool shut_down_ = false;
+  std::atomic<bool> duplicate_{false};
+  std::string close_reason_;
+
+  // Input reassembly: a frame split across reads is gathered here; whole frames are parsed in
+  // place.
+  std::vector<std::uint8_t> pending_;
+  std::uint64_t skip_ = 0;  // bytes of an ignored frame still to discard
+
+  // Output.
+  std::vector<std::uint8_t> control_;
+  std::optional<protocol::PingData> pending_pong_;
+  SendQueue disco_queue_;
+  SendQueue other_queue_;
+  bool serve_disco_first_ = false;
+  // Sources this client received packets from: it hears PeerGone when they leave (spec §4.5).
+  std::unordered_set<protocol::NodePublic> peers_heard_from_;
+
+  // PeerGone(NotHere) limiter: 1 token per second, burst 3.
+  double not_here_tokens_ = 3;
+  std::chrono::steady_clock::time_point not_here_refill_;
+
+  std::chrono::steady_clock::time_point created_;
+  std::chrono::steady_clock::time_point established_at_;
+  std::chrono::steady_clock::time_point next_keepalive_;
+  std::chrono::system_clock::time_point connected_wall_;
+  std::atomic<std::int64_t> last_activity_ns_{0};
+  std::uint64_t packets_in_ = 0, bytes_in_ = 0, packets_out_ = 0, bytes_out_ = 0, drops_ = 0;
+};
+
+}  // namespace derp::server

@@ -1,0 +1,18 @@
+// The node's counters in the reference's names (spec §8), as Prometheus text for /debug/varz and
+// /metrics and as expvar-style JSON for /debug/vars, so existing dashboards keep working.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "relay/server/server.h"
+
+namespace derp::server {
+
+// Appends the `derp_*` family and process metrics.
+void append_prometheus(std::string& out, const ServerStats& s,
+                       std::chrono::system_clock::time_point started_at);
+// The `derp` object of /debug/vars plus top-level process variables.
+nlohmann::json expvar_json(const ServerStats& s, std::chrono::system_clock::time_point started_at);
+
+}  // namespace derp::server

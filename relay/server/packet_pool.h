@@ -1,0 +1,34 @@
+// Pooled buffers for relayed frames, so that steady-state relaying allocates nothing.
+//
+// Each buffer holds one ready-to-write RecvPacket frame. Buffers come in two size classes (most
+// packets are WireGuard-sized; a few are up to 64 KiB) and are recycled through bounded
+// thread-local free lists: a buffer freed on another worker simply joins that worker's list.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace derp::server {
+
+struct PacketBuffer {
+  std::uint32_t capacity = 0;
+  std::uint32_t size = 0;
+  std::int64_t enqueued_ns = 0;  // steady clock, for average_queue_duration_ms
+  bool disco = false;
+  std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(this + 1); }
+  const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(this + 1); }
+  std::span<const std::uint8_t> bytes() const { return {data(), size}; }
+};
+
+struct PacketBufferDeleter {
+  void operator()(PacketBuffer* b) const noexcept;
+};
+using PacketRef = std::unique_ptr<PacketBuffer, PacketBufferDeleter>;
+
+// Returns a buffer with at least `size` bytes of room and `size` set.
+PacketRef allocate_packet(std::size_t size);
+
+}  // namespace derp::server

@@ -1,0 +1,146 @@
+#include "relay/server/server.h"
+
+#include <sodium.h>
+
+#include <cstring>
+#include <thread>
+
+#include "relay/server/client_session.h"
+
+namespace derp::server {
+
+Server::Server(ServerConfig config)
+    : config_(std::move(config)),
+      public_key_(config_.private_key.public_key()),
+      registry_([this](std::uint32_t w, WorkerMessage m) { workers_[w]->post(std::move(m)); }),
+      started_at_(std::chrono::system_clock::now()) {
+  unsigned n =
+      config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i));
+}
+
+Server::~Server() {
+  stop();
+}
+
+void Server::start() {
+  if (running_) return;
+  running_ = true;
+  for (auto& w : workers_) w->start();
+}
+
+void Server::stop() {
+  if (!running_) return;
+  running_ = false;
+  for (auto& w : workers_) w->stop();
+}
+
+bool Server::mesh_key_matches(const protocol::KeyBytes& candidate) const {
+  if (!config_.mesh_key) return false;
+  return sodium_memcmp(candidate.data(), config_.mesh_key->data(), candidate.size()) == 0;
+}
+
+void Server::deliver(const ConnRef& to, const protocol::NodePublic& src, protocol::Bytes packet,
+                     bool disco) {
+  PacketRef frame = allocate_packet(protocol::kFrameHeaderLen + protocol::kKeyLen + packet.size());
+  protocol::write_recv_packet_prefix(frame->data(), src, packet.size());
+  if (!packet.empty()) {
+    std::memcpy(frame->data() + protocol::kFrameHeaderLen + protocol::kKeyLen, packet.data(),
+                packet.size());
+  }
+  frame->disco = disco;
+  Worker* here = Worker::current();
+  if (here && here->index() == to.worker) {
+    to.session->enqueue_packet(std::move(frame));
+  } else {
+    workers_[to.worker]->post(DeliverPacket{to.conn_id, std::move(frame)});
+  }
+}
+
+void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
+                          protocol::Bytes packet) {
+  auto& counters = Worker::current()->counters();
+  bool disco = protocol::looks_like_disco(packet);
+  counters.packets_received.add();
+  counters.bytes_received.add(packet.size());
+  (disco ? counters.packets_received_disco : counters.packets_received_other).add();
+
+  auto found = registry_.lookup(dst);
+  if (found.active) {
+    deliver(*found.active, from.key(), packet, disco);
+    return;
+  }
+  // Mesh forwarding (spec §4.3 step 2) plugs in here once routes to siblings exist.
+  DropReason reason = found.local_conns > 1 ? DropReason::kDupClient : DropReason::kUnknownDest;
+  counters.count_drop(reason, disco, packet.size());
+  if (reason == DropReason::kUnknownDest && disco) from.maybe_send_not_here(dst);
+}
+
+void Server::deliver_forwarded(ClientSession& from, const protocol::NodePublic& src,
+                               const protocol::NodePublic& dst, protocol::Bytes packet) {
+  auto& counters = Worker::current()->counters();
+  counters.packets_forwarded_in.add();
+  bool disco = protocol::looks_like_disco(packet);
+  auto found = registry_.lookup(dst);
+  if (found.active) {
+    deliver(*found.active, src, packet, disco);
+    return;
+  }
+  DropReason reason =
+      found.local_conns > 1 ? DropReason::kDupClient : DropReason::kUnknownDestOnFwd;
+  counters.count_drop(reason, disco, packet.size());
+  if (reason == DropReason::kUnknownDestOnFwd && disco) from.maybe_send_not_here(dst);
+}
+
+void Server::peer_gone_from_region(const protocol::NodePublic& key) {
+  for (auto& w : workers_) w->post(PeerGoneFromRegion{key});
+}
+
+void Server::close_peer(const protocol::NodePublic& key) {
+  for (const auto& ref : registry_.connections_of(key)) {
+    workers_[ref.worker]->post(CloseConnection{ref.conn_id, "closed by mesh peer (ClosePeer)"});
+  }
+}
+
+ServerStats Server::stats() const {
+  ServerStats s;
+  double queue_sum = 0;
+  for (const auto& w : workers_) {
+    const auto& c = w->counters();
+    s.accepts += c.accepts.value();
+    s.websocket_accepts += c.websocket_accepts.value();
+    s.packets_received += c.packets_received.value();
+    s.bytes_received += c.bytes_received.value();
+    s.packets_received_disco += c.packets_received_disco.value();
+    s.packets_received_other += c.packets_received_other.value();
+    s.packets_sent += c.packets_sent.value();
+    s.bytes_sent += c.bytes_sent.value();
+    s.got_ping += c.got_ping.value();
+    s.sent_pong += c.sent_pong.value();
+    s.peer_gone_disconnected_frames += c.peer_gone_disconnected_frames.value();
+    s.peer_gone_not_here_frames += c.peer_gone_not_here_frames.value();
+    s.unknown_frames += c.unknown_frames.value();
+    s.home_moves_in += c.home_moves_in.value();
+    s.home_moves_out += c.home_moves_out.value();
+    s.packets_forwarded_out += c.packets_forwarded_out.value();
+    s.packets_forwarded_in += c.packets_forwarded_in.value();
+    s.sclient_write_timeouts += c.sclient_write_timeouts.value();
+    s.handshake_failures += c.handshake_failures.value();
+    s.protocol_errors += c.protocol_errors.value();
+    s.current_connections += c.current_connections.value();
+    s.current_home_connections += c.current_home_connections.value();
+    s.current_notideal_connections += c.current_notideal_connections.value();
+    for (std::size_t r = 0; r < kDropReasonCount; ++r) {
+      for (int k = 0; k < 2; ++k) {
+        s.packets_dropped[r][k] += c.packets_dropped[r][k].value();
+        s.bytes_dropped[r][k] += c.bytes_dropped[r][k].value();
+      }
+    }
+    queue_sum += c.average_queue_us.load(std::memory_order_relaxed);
+  }
+  s.average_queue_duration_ms = queue_sum / static_cast<double>(workers_.size()) / 1000.0;
+  s.registry = registry_.stats();
+  return s;
+}
+
+}  // namespace derp::server

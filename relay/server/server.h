@@ -1,0 +1,85 @@
+// The relay core: workers, the client registry, routing and node-wide counters. It owns no
+// sockets; transports in relay/http feed ClientSessions that call back in here.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "relay/protocol/frame.h"
+#include "relay/server/client_registry.h"
+#include "relay/server/server_config.h"
+#include "relay/server/worker.h"
+
+namespace derp::server {
+
+class ClientSession;
+
+// Node-wide counters and gauges, summed over workers.
+struct ServerStats {
+  std::uint64_t accepts = 0, websocket_accepts = 0;
+  std::uint64_t packets_received = 0, bytes_received = 0;
+  std::uint64_t packets_received_disco = 0, packets_received_other = 0;
+  std::uint64_t packets_sent = 0, bytes_sent = 0;
+  std::uint64_t got_ping = 0, sent_pong = 0;
+  std::uint64_t peer_gone_disconnected_frames = 0, peer_gone_not_here_frames = 0;
+  std::uint64_t unknown_frames = 0, home_moves_in = 0, home_moves_out = 0;
+  std::uint64_t packets_forwarded_out = 0, packets_forwarded_in = 0;
+  std::uint64_t sclient_write_timeouts = 0, handshake_failures = 0, protocol_errors = 0;
+  std::int64_t current_connections = 0, current_home_connections = 0;
+  std::int64_t current_notideal_connections = 0;
+  std::array<std::array<std::uint64_t, 2>, kDropReasonCount> packets_dropped{};
+  std::array<std::array<std::uint64_t, 2>, kDropReasonCount> bytes_dropped{};
+  double average_queue_duration_ms = 0;
+  RegistryStats registry;
+};
+
+class Server {
+ public:
+  explicit Server(ServerConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+  void stop();
+
+  const ServerConfig& config() const { return config_; }
+  const protocol::NodePublic& public_key() const { return public_key_; }
+  std::size_t worker_count() const { return workers_.size(); }
+  Worker& worker(std::size_t i) { return *workers_[i]; }
+  ClientRegistry& registry() { return registry_; }
+  std::uint64_t next_conn_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed); }
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
+
+  // Constant-time comparison with the configured mesh key (spec §4.1).
+  bool mesh_key_matches(const protocol::KeyBytes& candidate) const;
+
+  // Routes a SendPacket from `from` (spec §4.3). Runs on the sender's worker.
+  void route_packet(ClientSession& from, const protocol::NodePublic& dst, protocol::Bytes packet);
+  // Delivers a ForwardPacket from a mesh peer to a local client only (spec §5.3).
+  void deliver_forwarded(ClientSession& from, const protocol::NodePublic& src,
+                         const protocol::NodePublic& dst, protocol::Bytes packet);
+  // `key` is no longer reachable anywhere: tell every connection that heard from it.
+  void peer_gone_from_region(const protocol::NodePublic& key);
+  // Closes every local connection of `key` (ClosePeer from a mesh peer).
+  void close_peer(const protocol::NodePublic& key);
+
+  void post(std::uint32_t worker, WorkerMessage m) { workers_[worker]->post(std::move(m)); }
+  ServerStats stats() const;
+
+ private:
+  void deliver(const ConnRef& to, const protocol::NodePublic& src, protocol::Bytes packet,
+               bool disco);
+
+  ServerConfig config_;
+  protocol::NodePublic public_key_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  ClientRegistry registry_;
+  std::atomic<std::uint64_t> next_conn_id_{1};
+  std::chrono::system_clock::time_point started_at_;
+  bool running_ = false;
+};
+
+}  // namespace derp::server

@@ -1,0 +1,24 @@
+// Settings of the relay core, independent of flags and files.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+#include "relay/protocol/key.h"
+
+namespace derp::server {
+
+struct ServerConfig {
+  protocol::NodePrivate private_key;
+  std::optional<protocol::KeyBytes> mesh_key;     // none: nobody gets mesh rights
+  std::size_t queue_depth = 32;                   // per queue (disco and other), as the reference
+  std::chrono::milliseconds write_timeout{2000};  // 0: none (regular clients)
+  std::chrono::milliseconds mesh_write_timeout{30000};
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds keepalive_interval{60000};
+  std::chrono::milliseconds keepalive_jitter{5000};
+  unsigned workers = 0;  // 0: one per core
+};
+
+}  // namespace derp::server

@@ -1,0 +1,21 @@
+// What a ClientSession needs from the connection that carries it (TCP, TLS or WebSocket).
+#pragma once
+
+#include <chrono>
+
+namespace derp::server {
+
+class SessionTransport {
+ public:
+  virtual ~SessionTransport() = default;
+  // The session has output; the transport collects it with take_output() soon, batching
+  // everything queued until then into one write.
+  virtual void wake_writer() = 0;
+  // Close the connection; the transport later calls ClientSession::shutdown().
+  virtual void close() = 0;
+  // True when a write has been in progress for longer than `timeout`.
+  virtual bool write_stalled(std::chrono::steady_clock::time_point now,
+                             std::chrono::milliseconds timeout) const = 0;
+};
+
+}  // namespace derp::server

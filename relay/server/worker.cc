@@ -1,0 +1,158 @@
+#include "relay/server/worker.h"
+
+#include <boost/asio/post.hpp>
+
+#include "relay/server/client_session.h"
+
+namespace derp::server {
+namespace {
+thread_local Worker* t_current_worker = nullptr;
+constexpr auto kTickInterval = std::chrono::seconds(1);
+}  // namespace
+
+Worker::Worker(std::uint32_t index) : index_(index) {}
+
+Worker::~Worker() {
+  stop();
+}
+
+Worker* Worker::current() {
+  return t_current_worker;
+}
+
+void Worker::start() {
+  work_.emplace(io_.get_executor());
+  arm_tick();
+  thread_ = std::thread([this] {
+    t_current_worker = this;
+    io_.run();
+    t_current_worker = nullptr;
+  });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  // Close everything on the worker's own thread and let run() return once the cancelled
+  // operations have completed, so no handler outlives the state it points to.
+  boost::asio::post(io_, [this] {
+    stopping_ = true;
+    tick_.cancel();
+    auto closers = std::move(closers_);
+    for (auto& [id, close] : closers) close();
+    std::vector<ClientSession*> all;
+    for (auto& [id, s] : sessions_) all.push_back(s);
+    for (auto* s : all) s->close("server shutting down");
+    work_.reset();
+  });
+  thread_.join();
+}
+
+std::uint64_t Worker::add_closer(std::function<void()> close) {
+  if (stopping_) {
+    close();
+    return 0;
+  }
+  auto id = next_closer_id_++;
+  closers_.emplace(id, std::move(close));
+  return id;
+}
+
+void Worker::remove_closer(std::uint64_t id) {
+  closers_.erase(id);
+}
+
+void Worker::arm_tick() {
+  tick_.expires_after(kTickInterval);
+  tick_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    auto now = std::chrono::steady_clock::now();
+    // Collect first: a tick may close sessions, which edits the map.
+    std::vector<ClientSession*> all;
+    all.reserve(sessions_.size());
+    for (auto& [id, s] : sessions_) all.push_back(s);
+    for (auto* s : all) {
+      if (sessions_.contains(s->conn_id())) s->on_tick(now);
+    }
+    arm_tick();
+  });
+}
+
+void Worker::post(WorkerMessage m) {
+  bool wake;
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_.push_back(std::move(m));
+    wake = !wake_pending_;
+    wake_pending_ = true;
+  }
+  if (wake) boost::asio::post(io_, [this] { drain_inbox(); });
+}
+
+void Worker::drain_inbox() {
+  {
+    std::lock_guard lock(inbox_mu_);
+    draining_.swap(inbox_);
+    wake_pending_ = false;
+  }
+  for (auto& m : draining_) handle(m);
+  draining_.clear();
+}
+
+void Worker::handle(WorkerMessage& m) {
+  std::visit(
+      [this](auto& msg) {
+        using T = std::decay_t<decltype(msg)>;
+        if constexpr (std::is_same_v<T, DeliverPacket>) {
+          if (auto* s = find_session(msg.conn_id)) {
+            s->enqueue_packet(std::move(msg.frame));
+          } else {
+            counters_.count_drop(DropReason::kGoneDisconnected, msg.frame->disco, msg.frame->size);
+          }
+        } else if constexpr (std::is_same_v<T, SendPeerGone>) {
+          if (auto* s = find_session(msg.conn_id)) s->queue_peer_gone(msg.key, msg.reason);
+        } else if constexpr (std::is_same_v<T, SendPeerPresent>) {
+          if (auto* s = find_session(msg.conn_id)) s->queue_peer_present(msg.presence);
+        } else if constexpr (std::is_same_v<T, PeerGoneFromRegion>) {
+          auto it = peer_gone_subscribers_.find(msg.key);
+          if (it == peer_gone_subscribers_.end()) return;
+          auto subscribers = std::move(it->second);
+          peer_gone_subscribers_.erase(it);
+          for (auto id : subscribers) {
+            if (auto* s = find_session(id)) s->peer_left_region(msg.key);
+          }
+        } else if constexpr (std::is_same_v<T, CloseConnection>) {
+          if (auto* s = find_session(msg.conn_id)) s->close(msg.reason);
+        } else if constexpr (std::is_same_v<T, RunOnWorker>) {
+          msg.fn();
+        }
+      },
+      m);
+}
+
+void Worker::add_session(std::uint64_t conn_id, ClientSession* s) {
+  sessions_[conn_id] = s;
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+}
+
+void Worker::remove_session(std::uint64_t conn_id) {
+  sessions_.erase(conn_id);
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+}
+
+ClientSession* Worker::find_session(std::uint64_t conn_id) const {
+  auto it = sessions_.find(conn_id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void Worker::subscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id) {
+  peer_gone_subscribers_[src].insert(conn_id);
+}
+
+void Worker::unsubscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id) {
+  auto it = peer_gone_subscribers_.find(src);
+  if (it == peer_gone_subscribers_.end()) return;
+  it->second.erase(conn_id);
+  if (it->second.empty()) peer_gone_subscribers_.erase(it);
+}
+
+}  // namespace derp::server

@@ -1,0 +1,92 @@
+// One shard of the relay: a thread with its own io_context. Connections accepted by a worker live
+// on it for their whole life, so their state needs no locks. Other workers reach them only through
+// the inbox, which wakes this worker once per batch rather than once per message.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "relay/protocol/key.h"
+#include "relay/server/counters.h"
+#include "relay/server/worker_message.h"
+
+namespace derp::server {
+
+class ClientSession;
+
+class Worker {
+ public:
+  explicit Worker(std::uint32_t index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  std::uint32_t index() const { return index_; }
+  boost::asio::io_context& io() { return io_; }
+  WorkerCounters& counters() { return counters_; }
+  const WorkerCounters& counters() const { return counters_; }
+
+  void start();  // runs the io_context on a new thread
+  void stop();   // stops it and joins
+  bool on_this_thread() const { return current() == this; }
+  static Worker* current();
+
+  // Thread-safe: queues a message for this worker's thread.
+  void post(WorkerMessage m);
+
+  // The rest runs on this worker's thread only.
+  void add_session(std::uint64_t conn_id, ClientSession* s);
+  void remove_session(std::uint64_t conn_id);
+  ClientSession* find_session(std::uint64_t conn_id) const;
+  std::size_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
+  template <class Fn>
+  void for_each_session(Fn&& fn) const {
+    for (const auto& [id, s] : sessions_) fn(*s);
+  }
+
+  // PeerGone bookkeeping (spec §4.5): which local connections received packets from `src`.
+  void subscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id);
+  void unsubscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id);
+
+  void handle(WorkerMessage& m);
+
+  // Things that keep the io_context busy besides sessions (acceptors, connections still in HTTP)
+  // register how to close them, so stop() can end the thread cleanly.
+  std::uint64_t add_closer(std::function<void()> close);
+  void remove_closer(std::uint64_t id);
+
+ private:
+  void drain_inbox();
+  void arm_tick();
+
+  std::uint32_t index_;
+  boost::asio::io_context io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  WorkerCounters counters_;
+
+  std::mutex inbox_mu_;
+  std::vector<WorkerMessage> inbox_;
+  std::vector<WorkerMessage> draining_;
+  bool wake_pending_ = false;
+
+  std::unordered_map<std::uint64_t, ClientSession*> sessions_;
+  std::atomic<std::size_t> session_count_{0};
+  std::unordered_map<protocol::NodePublic, std::unordered_set<std::uint64_t>>
+      peer_gone_subscribers_;
+  std::unordered_map<std::uint64_t, std::function<void()>> closers_;
+  std::uint64_t next_closer_id_ = 1;
+  bool stopping_ = false;
+  boost::asio::steady_timer tick_{io_};
+};
+
+}  // namespace derp::server

@@ -1,0 +1,41 @@
+// What one worker asks of another. Messages travel through the target worker's inbox and are
+// handled on its thread, where the named connection lives (or has gone: then they are dropped).
+#pragma once
+
+#include <functional>
+#include <variant>
+
+#include "relay/protocol/frame.h"
+#include "relay/server/packet_pool.h"
+
+namespace derp::server {
+
+struct DeliverPacket {
+  std::uint64_t conn_id;
+  PacketRef frame;  // a complete RecvPacket frame
+};
+struct SendPeerGone {
+  std::uint64_t conn_id;
+  protocol::NodePublic key;
+  protocol::PeerGoneReason reason;
+};
+struct SendPeerPresent {
+  std::uint64_t conn_id;
+  protocol::PeerPresentFrame presence;
+};
+// Tells subscribed connections on the worker that `key` left the region (spec §4.5).
+struct PeerGoneFromRegion {
+  protocol::NodePublic key;
+};
+struct CloseConnection {
+  std::uint64_t conn_id;
+  const char* reason;
+};
+struct RunOnWorker {
+  std::function<void()> fn;
+};
+
+using WorkerMessage = std::variant<DeliverPacket, SendPeerGone, SendPeerPresent, PeerGoneFromRegion,
+                                   CloseConnection, RunOnWorker>;
+
+}  // namespace derp::server
