@@ -1,0 +1,57 @@
+// Runs a real derpd process for a test: starts it with the given flags, waits for its "ready" line
+// on stdout (which names the bound ports), and stops it with SIGTERM when the test ends.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace derp::testing {
+
+class DerpdProcess {
+ public:
+  // `args` are derpd's flags; tests pass "-a 127.0.0.1:0" and "--stun-port 0" so that parallel
+  // tests never collide. Throws when derpd exits or is not ready within `timeout`.
+  explicit DerpdProcess(std::vector<std::string> args,
+                        std::chrono::seconds timeout = std::chrono::seconds(20));
+  ~DerpdProcess();
+  DerpdProcess(const DerpdProcess&) = delete;
+  DerpdProcess& operator=(const DerpdProcess&) = delete;
+
+  // "http://127.0.0.1:PORT/derp" (or https://) as printed by derpd.
+  const std::string& derp_url() const { return derp_url_; }
+  std::uint16_t port() const { return port_; }
+  std::uint16_t stun_port() const { return stun_port_; }
+  pid_t pid() const { return pid_; }
+  // Everything derpd wrote to stderr so far (its log).
+  std::string log() const;
+  // Sends `sig` and waits for exit; returns the exit status as from waitpid.
+  int stop(int sig = SIGTERM);
+  void kill_hard() { stop(SIGKILL); }
+
+  static std::string binary();  // $DERP_BIN_DIR/derpd
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string log_path_;
+  std::string derp_url_;
+  std::uint16_t port_ = 0;
+  std::uint16_t stun_port_ = 0;
+};
+
+// A fresh temporary folder, removed with its contents at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace derp::testing
