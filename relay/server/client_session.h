@@ -88,6 +88,7 @@ class ClientSession {
   bool closing() const { return closing_; }
   const std::string& close_reason() const { return close_reason_; }
   const ConnectionInfo& info() const { return info_; }
+  Worker& worker() const { return worker_; }
   SessionSnapshot snapshot() const;
 
  private:

@@ -40,8 +40,8 @@ bool Server::mesh_key_matches(const protocol::KeyBytes& candidate) const {
   return sodium_memcmp(candidate.data(), config_.mesh_key->data(), candidate.size()) == 0;
 }
 
-void Server::deliver(const ConnRef& to, const protocol::NodePublic& src, protocol::Bytes packet,
-                     bool disco) {
+void Server::deliver(Worker& here, const ConnRef& to, const protocol::NodePublic& src,
+                     protocol::Bytes packet, bool disco) {
   PacketRef frame = allocate_packet(protocol::kFrameHeaderLen + protocol::kKeyLen + packet.size());
   protocol::write_recv_packet_prefix(frame->data(), src, packet.size());
   if (!packet.empty()) {
@@ -49,8 +49,7 @@ void Server::deliver(const ConnRef& to, const protocol::NodePublic& src, protoco
                 packet.size());
   }
   frame->disco = disco;
-  Worker* here = Worker::current();
-  if (here && here->index() == to.worker) {
+  if (here.index() == to.worker) {
     to.session->enqueue_packet(std::move(frame));
   } else {
     workers_[to.worker]->post(DeliverPacket{to.conn_id, std::move(frame)});
@@ -59,7 +58,7 @@ void Server::deliver(const ConnRef& to, const protocol::NodePublic& src, protoco
 
 void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
                           protocol::Bytes packet) {
-  auto& counters = Worker::current()->counters();
+  auto& counters = from.worker().counters();
   bool disco = protocol::looks_like_disco(packet);
   counters.packets_received.add();
   counters.bytes_received.add(packet.size());
@@ -67,7 +66,7 @@ void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
 
   auto found = registry_.lookup(dst);
   if (found.active) {
-    deliver(*found.active, from.key(), packet, disco);
+    deliver(from.worker(), *found.active, from.key(), packet, disco);
     return;
   }
   // Mesh forwarding (spec §4.3 step 2) plugs in here once routes to siblings exist.
@@ -78,12 +77,12 @@ void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
 
 void Server::deliver_forwarded(ClientSession& from, const protocol::NodePublic& src,
                                const protocol::NodePublic& dst, protocol::Bytes packet) {
-  auto& counters = Worker::current()->counters();
+  auto& counters = from.worker().counters();
   counters.packets_forwarded_in.add();
   bool disco = protocol::looks_like_disco(packet);
   auto found = registry_.lookup(dst);
   if (found.active) {
-    deliver(*found.active, src, packet, disco);
+    deliver(from.worker(), *found.active, src, packet, disco);
     return;
   }
   DropReason reason =

@@ -70,8 +70,9 @@ class Server {
   ServerStats stats() const;
 
  private:
-  void deliver(const ConnRef& to, const protocol::NodePublic& src, protocol::Bytes packet,
-               bool disco);
+  // Runs on `here`, the sender's worker: a destination on the same worker is served directly.
+  void deliver(Worker& here, const ConnRef& to, const protocol::NodePublic& src,
+               protocol::Bytes packet, bool disco);
 
   ServerConfig config_;
   protocol::NodePublic public_key_;

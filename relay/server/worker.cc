@@ -85,10 +85,10 @@ void Worker::post(WorkerMessage m) {
     wake = !wake_pending_;
     wake_pending_ = true;
   }
-  if (wake) boost::asio::post(io_, [this] { drain_inbox(); });
+  if (wake) boost::asio::post(io_, [this] { run_pending(); });
 }
 
-void Worker::drain_inbox() {
+void Worker::run_pending() {
   {
     std::lock_guard lock(inbox_mu_);
     draining_.swap(inbox_);

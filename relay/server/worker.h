@@ -58,6 +58,9 @@ class Worker {
   void unsubscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id);
 
   void handle(WorkerMessage& m);
+  // Handles every queued message on the calling thread (the worker's own, or a test's when the
+  // worker was never started).
+  void run_pending();
 
   // Things that keep the io_context busy besides sessions (acceptors, connections still in HTTP)
   // register how to close them, so stop() can end the thread cleanly.
@@ -65,7 +68,6 @@ class Worker {
   void remove_closer(std::uint64_t id);
 
  private:
-  void drain_inbox();
   void arm_tick();
 
   std::uint32_t index_;

@@ -1,0 +1,254 @@
+// ClientSession and the core without sockets: bytes in, frames out.
+#include <gtest/gtest.h>
+
+#include "relay/server/worker.h"
+#include "tests/support/session_harness.h"
+
+namespace derp::testing {
+namespace {
+
+using protocol::FrameType;
+namespace proto = protocol;
+
+constexpr std::uint8_t type_of(FrameType t) {
+  return static_cast<std::uint8_t>(t);
+}
+
+proto::ClientInfo plain_info() {
+  proto::ClientInfo info;
+  info.version = 2;
+  info.can_ack_pings = true;
+  return info;
+}
+
+// Performs the handshake; returns the frames the server wrote.
+std::vector<Frame> handshake(SessionUnderTest& s, server::Server& srv,
+                             const proto::ClientInfo& info = plain_info()) {
+  auto bytes = client_info_frame(s.client_key, srv.public_key(), info);
+  EXPECT_TRUE(s.feed(bytes));
+  return s.drain();
+}
+
+TEST(Session, ServerKeyThenServerInfoAndNothingElse) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  auto frames = handshake(s, *core.server);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].type, type_of(FrameType::kServerKey));
+  EXPECT_EQ(proto::parse_server_key(frames[0].payload).value, core.server->public_key());
+  EXPECT_EQ(frames[1].type, type_of(FrameType::kServerInfo));
+  auto json = proto::open_box(frames[1].payload, s.client_key, core.server->public_key());
+  ASSERT_TRUE(json);
+  EXPECT_EQ(std::string(json->begin(), json->end()), R"({"version":2})");
+  EXPECT_TRUE(s.session->established());
+  EXPECT_EQ(core.server->registry().stats().local_keys, 1u);
+}
+
+TEST(Session, FramesSplitAtEveryByteAreReassembled) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  auto bytes = client_info_frame(s.client_key, core.server->public_key(), plain_info());
+  // An unknown frame with a payload to skip, then a Ping, then SendPacket to self.
+  std::vector<std::uint8_t> unknown{0x7e, 0, 0, 0, 3, 1, 2, 3};
+  bytes.insert(bytes.end(), unknown.begin(), unknown.end());
+  proto::append_ping(bytes, {1, 2, 3, 4, 5, 6, 7, 8});
+  std::vector<std::uint8_t> packet{'h', 'i'};
+  proto::append_send_packet(bytes, s.client_key.public_key(), packet);
+  for (auto b : bytes) ASSERT_TRUE(s.feed(proto::Bytes(&b, 1)));
+  auto frames = s.drain();
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(frames[2].type, type_of(FrameType::kPong));
+  EXPECT_EQ(frames[2].payload, (std::vector<std::uint8_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(frames[3].type, type_of(FrameType::kRecvPacket));
+  auto recv = proto::parse_recv_packet(frames[3].payload);
+  EXPECT_EQ(recv.value.src, s.client_key.public_key());
+  EXPECT_EQ(std::vector<std::uint8_t>(recv.value.packet.begin(), recv.value.packet.end()), packet);
+}
+
+TEST(Session, HugeUnknownFrameIsSkippedWithoutBuffering) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  std::vector<std::uint8_t> header{0x7f, 0x10, 0, 0, 0};  // 256 MiB declared
+  ASSERT_TRUE(s.feed(header));
+  std::vector<std::uint8_t> chunk(1 << 20, 0xaa);
+  for (int i = 0; i < 256; ++i) ASSERT_TRUE(s.feed(chunk));
+  std::vector<std::uint8_t> ping;
+  proto::append_ping(ping, {9, 9, 9, 9, 9, 9, 9, 9});
+  ASSERT_TRUE(s.feed(ping));
+  auto frames = s.drain();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].type, type_of(FrameType::kPong));
+}
+
+struct Violation {
+  const char* name;
+  std::vector<std::uint8_t> bytes;
+};
+
+class ProtocolViolation : public ::testing::TestWithParam<Violation> {};
+
+TEST_P(ProtocolViolation, ClosesTheConnection) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  EXPECT_FALSE(s.feed(GetParam().bytes)) << GetParam().name;
+  EXPECT_FALSE(s.session->close_reason().empty());
+}
+
+std::vector<std::uint8_t> header(FrameType t, std::uint32_t len, std::size_t payload_bytes) {
+  std::vector<std::uint8_t> out(proto::kFrameHeaderLen + payload_bytes, 0x11);
+  proto::write_frame_header(out.data(), t, len);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Spec2_6, ProtocolViolation,
+    ::testing::Values(
+        Violation{"SendPacket too long", header(FrameType::kSendPacket, 32 + 65537, 0)},
+        Violation{"SendPacket too short", header(FrameType::kSendPacket, 31, 31)},
+        Violation{"NotePreferred length 2", header(FrameType::kNotePreferred, 2, 2)},
+        Violation{"WatchConns with payload", header(FrameType::kWatchConns, 1, 1)},
+        Violation{"WatchConns without mesh key", header(FrameType::kWatchConns, 0, 0)},
+        Violation{"ClosePeer without mesh key", header(FrameType::kClosePeer, 32, 32)},
+        Violation{"ClosePeer length 31", header(FrameType::kClosePeer, 31, 31)},
+        Violation{"ForwardPacket without mesh key", header(FrameType::kForwardPacket, 70, 70)},
+        Violation{"Ping too short", header(FrameType::kPing, 7, 7)},
+        Violation{"Ping too long", header(FrameType::kPing, 1001, 0)}),
+    [](const auto& info) {
+      std::string n = info.param.name;
+      for (auto& c : n)
+        if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+      return n;
+    });
+
+TEST(Session, HandshakeRefusals) {
+  CoreHarness core;
+  {
+    SessionUnderTest s(*core.server);
+    EXPECT_FALSE(s.feed(header(FrameType::kSendPacket, 40, 40)));  // not ClientInfo first
+  }
+  {
+    SessionUnderTest s(*core.server);
+    auto bytes = client_info_frame(s.client_key, core.server->public_key(), plain_info());
+    std::fill(bytes.begin() + 5, bytes.begin() + 37, 0);  // all-zero client key
+    EXPECT_FALSE(s.feed(bytes));
+  }
+  {
+    SessionUnderTest s(*core.server);
+    auto other = proto::NodePrivate::generate().public_key();  // sealed to the wrong server
+    EXPECT_FALSE(s.feed(client_info_frame(s.client_key, other, plain_info())));
+  }
+  {
+    SessionUnderTest s(*core.server);
+    EXPECT_FALSE(s.feed(header(FrameType::kClientInfo, 300 * 1024, 0)));
+  }
+  EXPECT_EQ(core.server->registry().stats().local_keys, 0u);
+  EXPECT_EQ(core.server->stats().handshake_failures, 4u);
+}
+
+TEST(Session, HandshakeTimeoutClosesAfterTenSeconds) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  auto start = std::chrono::steady_clock::now();
+  s.session->on_tick(start + std::chrono::seconds(9));
+  EXPECT_FALSE(s.transport.closed);
+  s.session->on_tick(start + std::chrono::seconds(11));
+  EXPECT_TRUE(s.transport.closed);
+}
+
+TEST(Session, KeepAliveAfterSixtyToSixtyFiveSeconds) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  auto start = std::chrono::steady_clock::now();
+  s.session->on_tick(start + std::chrono::seconds(59));
+  EXPECT_TRUE(s.drain().empty());
+  s.session->on_tick(start + std::chrono::seconds(66));
+  auto frames = s.drain();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].type, type_of(FrameType::kKeepAlive));
+}
+
+TEST(Session, WriteTimeoutClosesAndCounts) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  s.transport.stalled = true;
+  s.session->on_tick(std::chrono::steady_clock::now());
+  EXPECT_TRUE(s.transport.closed);
+  EXPECT_EQ(core.server->stats().sclient_write_timeouts, 1u);
+}
+
+TEST(Session, FullQueueDropsTheOldestPacket) {
+  CoreHarness core;
+  SessionUnderTest receiver(*core.server);
+  handshake(receiver, *core.server);
+  SessionUnderTest sender(*core.server);
+  handshake(sender, *core.server);
+  std::vector<std::uint8_t> bytes;
+  for (std::uint8_t i = 0; i < 40; ++i) {
+    std::vector<std::uint8_t> packet{i};
+    proto::append_send_packet(bytes, receiver.client_key.public_key(), packet);
+  }
+  ASSERT_TRUE(sender.feed(bytes));
+  auto frames = receiver.drain();
+  ASSERT_EQ(frames.size(), 32u);
+  EXPECT_EQ(proto::parse_recv_packet(frames.front().payload).value.packet[0], 8);  // 0..7 dropped
+  EXPECT_EQ(proto::parse_recv_packet(frames.back().payload).value.packet[0], 39);
+  auto stats = core.server->stats();
+  EXPECT_EQ(stats.packets_dropped[static_cast<int>(server::DropReason::kQueueHead)][0], 8u);
+}
+
+TEST(Session, UnknownDestinationIsCountedAndDiscoGetsNotHere) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  auto nobody = proto::NodePrivate::generate().public_key();
+  std::vector<std::uint8_t> disco(proto::kMinDiscoLen, 0);
+  std::copy(proto::kDiscoMagic.begin(), proto::kDiscoMagic.end(), disco.begin());
+  std::vector<std::uint8_t> bytes;
+  for (int i = 0; i < 5; ++i) proto::append_send_packet(bytes, nobody, disco);
+  ASSERT_TRUE(s.feed(bytes));
+  auto frames = s.drain();
+  ASSERT_EQ(frames.size(), 3u);  // NotHere is limited to a burst of 3
+  auto gone = proto::parse_peer_gone(frames[0].payload);
+  EXPECT_EQ(gone.value.key, nobody);
+  EXPECT_EQ(gone.value.reason, proto::PeerGoneReason::kNotHere);
+  auto stats = core.server->stats();
+  EXPECT_EQ(stats.packets_dropped[static_cast<int>(server::DropReason::kUnknownDest)][1], 5u);
+}
+
+TEST(Session, MeshPeerWatchesAndGetsPresenceOfEveryClient) {
+  proto::KeyBytes mesh_key{};
+  mesh_key.fill(0x42);
+  CoreHarness core(mesh_key);
+  SessionUnderTest regular(*core.server);
+  handshake(regular, *core.server);
+  SessionUnderTest watcher(*core.server);
+  auto info = plain_info();
+  info.mesh_key = mesh_key;
+  handshake(watcher, *core.server, info);
+  EXPECT_TRUE(watcher.session->can_mesh());
+  std::vector<std::uint8_t> watch;
+  proto::append_watch_conns(watch);
+  ASSERT_TRUE(watcher.feed(watch));
+  // The worker is not running: deliver its inbox by hand.
+  auto& worker = core.server->worker(0);
+  worker.run_pending();
+  auto frames = watcher.drain();
+  int present = 0;
+  for (auto& f : frames) {
+    if (f.type != type_of(FrameType::kPeerPresent)) continue;
+    auto p = proto::parse_peer_present(f.payload);
+    if (p.value.key == regular.client_key.public_key()) {
+      ++present;
+      EXPECT_EQ(p.value.flags, proto::kPeerPresentIsRegular);
+      EXPECT_EQ(f.payload.size(), 51u);
+    }
+  }
+  EXPECT_EQ(present, 1);
+}
+
+}  // namespace
+}  // namespace derp::testing
