@@ -291,6 +291,7 @@ bool ClientSession::handle_client_info(Bytes payload) {
   if (info_.not_ideal) counters.current_notideal_connections.add(1);
   server_.registry().add(key_, ConnRef{worker_.index(), conn_id_, this}, presence);
   registered_ = true;
+  server_.events().publish({ClientEvent::Kind::kConnected, conn_id_, key_, info_.remote_text});
   spdlog::info("client {} connected from {} over {}{}{}", key_.short_form(), info_.remote_text,
                to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
                client_info_.is_prober ? " (prober)" : "");
@@ -322,6 +323,8 @@ bool ClientSession::handle_note_preferred(Bytes payload) {
   bool preferred = f.value;
   if (preferred == preferred_) return true;
   preferred_ = preferred;
+  server_.events().publish(
+      {ClientEvent::Kind::kHomeChanged, conn_id_, key_, info_.remote_text, preferred});
   auto& counters = worker_.counters();
   counters.current_home_connections.add(preferred ? 1 : -1);
   if (std::chrono::steady_clock::now() - established_at_ > std::chrono::seconds(5)) {
@@ -389,6 +392,12 @@ void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGon
 void ClientSession::queue_peer_present(const proto::PeerPresentFrame& presence) {
   if (closing_ || !watcher_) return;
   proto::append_peer_present(control_, presence);
+  wake();
+}
+
+void ClientSession::queue_restarting(const proto::RestartingFrame& hint) {
+  if (closing_ || !established_) return;
+  proto::append_restarting(control_, hint);
   wake();
 }
 
@@ -501,6 +510,9 @@ void ClientSession::shutdown() {
     if (info_.not_ideal) counters.current_notideal_connections.add(-1);
     if (preferred_) counters.current_home_connections.add(-1);
     if (server_.registry().remove(key_, conn_id_)) server_.peer_gone_from_region(key_);
+    server_.events().publish({ClientEvent::Kind::kDisconnected, conn_id_, key_, info_.remote_text,
+                              preferred_,
+                              close_reason_.empty() ? "connection closed" : close_reason_});
     spdlog::info("client {} from {} disconnected: {}", key_.short_form(), info_.remote_text,
                  close_reason_.empty() ? "connection closed" : close_reason_);
   } else if (!close_reason_.empty()) {

@@ -77,6 +77,8 @@ class ClientSession {
   void queue_peer_gone(const protocol::NodePublic& key, protocol::PeerGoneReason reason);
   void queue_peer_present(const protocol::PeerPresentFrame& presence);
   void peer_left_region(const protocol::NodePublic& key);
+  // Tells the client the node is going away and when to come back (spec §6).
+  void queue_restarting(const protocol::RestartingFrame& hint);
   // Sends PeerGone(NotHere) if this connection's limiter (1/s, burst 3) allows.
   void maybe_send_not_here(const protocol::NodePublic& key);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "relay/protocol/frame.h"
+#include "relay/server/client_events.h"
 #include "relay/server/client_registry.h"
 #include "relay/server/server_config.h"
 #include "relay/server/worker.h"
@@ -67,6 +68,7 @@ class Server {
   void close_peer(const protocol::NodePublic& key);
 
   void post(std::uint32_t worker, WorkerMessage m) { workers_[worker]->post(std::move(m)); }
+  ClientEventHub& events() { return events_; }
   ServerStats stats() const;
 
  private:
@@ -78,6 +80,7 @@ class Server {
   protocol::NodePublic public_key_;
   std::vector<std::unique_ptr<Worker>> workers_;
   ClientRegistry registry_;
+  ClientEventHub events_;
   std::atomic<std::uint64_t> next_conn_id_{1};
   std::chrono::system_clock::time_point started_at_;
   bool running_ = false;
