@@ -6,3 +6,19 @@ derp_unit_test(relay_integration_test
   DEPS derp_test_support
   LABELS integration)
 add_dependencies(relay_integration_test derpd)
+
+# Behaviour tests against real derpd processes (issue 2, "Tests that must exist").
+foreach(t peer_gone duplicate handshake_timeout send_freeze capture_replay hostile_input
+          http_endpoints flags)
+  derp_unit_test(${t}_test
+    SOURCES integration/${t}_test.cc
+    DEPS derp_test_support
+    LABELS integration)
+  add_dependencies(${t}_test derpd)
+endforeach()
+
+derp_unit_test(mesh_integration_test
+  SOURCES integration/mesh_test.cc
+  DEPS derp_test_support
+  LABELS integration)
+add_dependencies(mesh_integration_test derpd)

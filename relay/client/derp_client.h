@@ -90,6 +90,8 @@ class DerpClient {
   boost::asio::awaitable<void> pong(const protocol::PingData& data);
   // Appends frames and writes them with one call: for batching senders.
   void queue_packet(const protocol::NodePublic& dst, protocol::Bytes packet);
+  // Appends already-encoded frames (e.g. ForwardPacket built elsewhere) for the next flush().
+  void queue_raw(protocol::Bytes frames) { out_.insert(out_.end(), frames.begin(), frames.end()); }
   boost::asio::awaitable<void> flush();
   // Writes raw bytes (tests of hostile input).
   boost::asio::awaitable<void> write_raw(protocol::Bytes bytes);

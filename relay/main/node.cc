@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 
+#include "mesh/mesh_link.h"
+#include "mesh/mesh_peers.h"
 #include "relay/http/http_front.h"
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_key_file.h"
@@ -97,6 +99,26 @@ int run_node(const Options& options) {
   config.write_timeout = ms(o.tcp_write_timeout);
   config.workers = o.workers;
   server::Server server(config);
+
+  std::vector<std::shared_ptr<mesh::MeshLink>> links;
+  if (!o.mesh_with.empty()) {
+    if (!config.mesh_key) {
+      throw std::runtime_error(
+          "--mesh-with needs the region's mesh key: pass --mesh-psk-file FILE (64 hex digits)");
+    }
+    auto peers = mesh::parse_mesh_with(o.mesh_with, o.hostname);
+    std::vector<server::MeshForwarder*> forwarders;
+    mesh::MeshLinkOptions link_options;
+    link_options.mesh_key = *config.mesh_key;
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      auto link =
+          std::make_shared<mesh::MeshLink>(server, server.worker(i % server.worker_count()),
+                                           static_cast<std::uint32_t>(i), peers[i], link_options);
+      forwarders.push_back(link.get());
+      links.push_back(std::move(link));
+    }
+    server.set_mesh_forwarders(std::move(forwarders));
+  }
   server.start();
 
   std::unique_ptr<tls::CertStore> certs;
@@ -162,6 +184,7 @@ int run_node(const Options& options) {
     stun_server->start();
   }
 
+  for (auto& link : links) link->start();
   std::string derp_url = front.describe() + "/derp";
   std::string stun_text =
       stun_server ? "udp " + host_port(listen.host, stun_server->local_port()) : "off";
@@ -169,6 +192,7 @@ int run_node(const Options& options) {
                derp_url, port80 ? " (+ plain HTTP " + port80->describe() + ")" : "", stun_text,
                server.worker_count(), server.public_key().to_text(),
                config.mesh_key ? ", mesh key loaded" : "");
+  if (!links.empty()) spdlog::info("meshing with {} sibling(s): {}", links.size(), o.mesh_with);
   std::cout << "derpd ready: DERP on " << derp_url << ", STUN " << stun_text << std::endl;
 
   asio::io_context control;
@@ -209,6 +233,7 @@ int run_node(const Options& options) {
 
   front.stop();
   if (port80) port80->stop();
+  for (auto& link : links) link->stop();
   if (stun_server) stun_server->stop();
   server.stop();
   spdlog::info("derpd stopped");

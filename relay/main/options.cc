@@ -137,6 +137,10 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("--mesh-psk-file", o.mesh_psk_file,
                  "File with the region's mesh key (64 hex digits). Peers that present it may "
                  "watch connections and forward packets");
+  app.add_option("--mesh-with", o.mesh_with,
+                 "Siblings of this node's region, comma-separated: host, host:port, host/dialhost "
+                 "(dial dialhost, verify host) or http://host:port for plain-HTTP dev regions. "
+                 "Needs the mesh key; this node's own --hostname is skipped");
   add_duration(app, "--tcp-keepalive-time", o.tcp_keepalive_time,
                "TCP keepalive idle time of accepted connections (default 10m)");
   add_duration(app, "--tcp-user-timeout", o.tcp_user_timeout,

@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <string>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "relay/protocol/key.h"

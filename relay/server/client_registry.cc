@@ -17,6 +17,7 @@ ClientRegistry::Lookup ClientRegistry::lookup(const protocol::NodePublic& key) c
   for (const auto& m : e.members) {
     if (m.ref.conn_id == e.active_id) out.active = m.ref;
   }
+  if (e.members.empty() && !e.forwarders.empty()) out.forwarder = e.forwarders.front();
   return out;
 }
 
@@ -36,7 +37,8 @@ void ClientRegistry::add(const protocol::NodePublic& key, const ConnRef& ref,
   std::unique_lock lock(s.mu);
   auto [it, inserted] = s.entries.try_emplace(key);
   Entry& e = it->second;
-  if (inserted) local_keys_.fetch_add(1, std::memory_order_relaxed);
+  if (inserted) total_keys_.fetch_add(1, std::memory_order_relaxed);
+  if (e.members.empty()) local_keys_.fetch_add(1, std::memory_order_relaxed);
   if (e.members.size() == 1) {
     // First duplication of this key: both connections now count (spec §4.2 counter rules).
     dup_keys_.fetch_add(1, std::memory_order_relaxed);
@@ -68,9 +70,13 @@ bool ClientRegistry::remove(const protocol::NodePublic& key, std::uint64_t conn_
   m->ref.session->set_duplicate(false);
   e.members.erase(m);
   if (e.members.empty()) {
-    s.entries.erase(it);
     local_keys_.fetch_sub(1, std::memory_order_relaxed);
+    e.history.clear();
+    e.active_id = 0;
     tell_watchers_gone(key);
+    if (!e.forwarders.empty()) return false;  // still reachable through a sibling
+    s.entries.erase(it);
+    total_keys_.fetch_sub(1, std::memory_order_relaxed);
     return true;
   }
   std::erase(e.history, conn_id);
@@ -98,6 +104,71 @@ void ClientRegistry::mark_active(const protocol::NodePublic& key, std::uint64_t 
   if (it == s.entries.end() || it->second.members.size() < 2) return;
   it->second.active_id = conn_id;
   note_history(it->second, conn_id);
+}
+
+bool ClientRegistry::drop_forwarder(Entry& e, std::uint32_t link) {
+  auto f = std::find(e.forwarders.begin(), e.forwarders.end(), link);
+  if (f == e.forwarders.end()) {
+    forwarder_delete_other_value_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (e.forwarders.size() == 2) multiforwarder_deleted_.fetch_add(1, std::memory_order_relaxed);
+  e.forwarders.erase(f);
+  return e.forwarders.empty() && e.members.empty();
+}
+
+void ClientRegistry::add_forwarder(const protocol::NodePublic& key, std::uint32_t link) {
+  Shard& s = shard_for(key);
+  std::unique_lock lock(s.mu);
+  auto [it, inserted] = s.entries.try_emplace(key);
+  if (inserted) total_keys_.fetch_add(1, std::memory_order_relaxed);
+  auto& f = it->second.forwarders;
+  if (std::find(f.begin(), f.end(), link) != f.end()) return;  // repeated PeerPresent
+  f.push_back(link);
+  if (f.size() == 2) multiforwarder_created_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool ClientRegistry::remove_forwarder(const protocol::NodePublic& key, std::uint32_t link) {
+  Shard& s = shard_for(key);
+  std::unique_lock lock(s.mu);
+  auto it = s.entries.find(key);
+  if (it == s.entries.end()) {
+    forwarder_delete_other_value_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!drop_forwarder(it->second, link)) return false;
+  s.entries.erase(it);
+  total_keys_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+std::vector<protocol::NodePublic> ClientRegistry::remove_all_forwarders(std::uint32_t link) {
+  std::vector<protocol::NodePublic> gone;
+  for (auto& s : shards_) {
+    std::unique_lock lock(s.mu);
+    for (auto it = s.entries.begin(); it != s.entries.end();) {
+      auto& f = it->second.forwarders;
+      if (std::find(f.begin(), f.end(), link) != f.end() && drop_forwarder(it->second, link)) {
+        gone.push_back(it->first);
+        it = s.entries.erase(it);
+        total_keys_.fetch_sub(1, std::memory_order_relaxed);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return gone;
+}
+
+std::size_t ClientRegistry::forwarded_keys(std::uint32_t link) const {
+  std::size_t n = 0;
+  for (auto& s : shards_) {
+    std::shared_lock lock(s.mu);
+    for (const auto& [key, e] : s.entries) {
+      if (std::find(e.forwarders.begin(), e.forwarders.end(), link) != e.forwarders.end()) ++n;
+    }
+  }
+  return n;
 }
 
 void ClientRegistry::tell_watchers_present(const protocol::PeerPresentFrame& p) {
@@ -166,7 +237,11 @@ std::vector<ConnRef> ClientRegistry::connections_of(const protocol::NodePublic& 
 
 RegistryStats ClientRegistry::stats() const {
   RegistryStats st;
+  st.total_keys = total_keys_.load(std::memory_order_relaxed);
   st.local_keys = local_keys_.load(std::memory_order_relaxed);
+  st.multiforwarder_created = multiforwarder_created_.load(std::memory_order_relaxed);
+  st.multiforwarder_deleted = multiforwarder_deleted_.load(std::memory_order_relaxed);
+  st.forwarder_delete_other_value = forwarder_delete_other_value_.load(std::memory_order_relaxed);
   st.dup_keys = dup_keys_.load(std::memory_order_relaxed);
   st.dup_conns = dup_conns_.load(std::memory_order_relaxed);
   st.total_dup_conns = total_dup_conns_.load(std::memory_order_relaxed);

@@ -22,7 +22,11 @@
 namespace derp::server {
 
 struct RegistryStats {
+  std::size_t total_keys = 0;  // local ∪ reachable through a mesh sibling
   std::size_t local_keys = 0;
+  std::uint64_t multiforwarder_created = 0;
+  std::uint64_t multiforwarder_deleted = 0;
+  std::uint64_t forwarder_delete_other_value = 0;
   std::size_t dup_keys = 0;
   std::size_t dup_conns = 0;
   std::uint64_t total_dup_conns = 0;
@@ -38,14 +42,23 @@ class ClientRegistry {
   struct Lookup {
     std::optional<ConnRef> active;
     std::size_t local_conns = 0;
+    std::optional<std::uint32_t> forwarder;  // the preferred mesh link, when no local connection
   };
   Lookup lookup(const protocol::NodePublic& key) const;
 
   // Registers a connection that finished its handshake; it becomes the key's active connection.
   void add(const protocol::NodePublic& key, const ConnRef& ref,
            const protocol::PeerPresentFrame& presence);
-  // Unregisters; returns true when it was the key's last local connection.
+  // Unregisters. Returns true when the key is gone from the region: that was its last local
+  // connection and no mesh sibling has it either.
   bool remove(const protocol::NodePublic& key, std::uint64_t conn_id);
+
+  // Mesh routes (spec §5.3). The first link to announce a key is preferred; later ones are
+  // fallbacks in announcement order. Returns true from remove_* when a key left the region.
+  void add_forwarder(const protocol::NodePublic& key, std::uint32_t link);
+  bool remove_forwarder(const protocol::NodePublic& key, std::uint32_t link);
+  std::vector<protocol::NodePublic> remove_all_forwarders(std::uint32_t link);
+  std::size_t forwarded_keys(std::uint32_t link) const;
   // A duplicate connection spoke: it becomes the active one (spec §4.2, "last writer is active").
   void mark_active(const protocol::NodePublic& key, std::uint64_t conn_id);
 
@@ -70,6 +83,7 @@ class ClientRegistry {
     std::vector<Member> members;
     std::vector<std::uint64_t> history;  // dup connections that registered or spoke, newest last
     std::uint64_t active_id = 0;
+    std::vector<std::uint32_t> forwarders;  // mesh links that announced the key, preferred first
   };
   struct Shard {
     mutable std::shared_mutex mu;
@@ -84,6 +98,8 @@ class ClientRegistry {
   void note_history(Entry& e, std::uint64_t conn_id);
   void tell_watchers_present(const protocol::PeerPresentFrame& p);
   void tell_watchers_gone(const protocol::NodePublic& key);
+  // Removes `link` from an entry; true when the entry then has no route at all (caller erases).
+  bool drop_forwarder(Entry& e, std::uint32_t link);
 
   Poster post_;
   mutable std::array<Shard, kShards> shards_;
@@ -91,7 +107,11 @@ class ClientRegistry {
   // holds it exclusively, so its initial snapshot and the later stream neither miss nor reorder.
   mutable std::shared_mutex watchers_mu_;
   std::vector<ConnRef> watchers_;
+  std::atomic<std::size_t> total_keys_{0};
   std::atomic<std::size_t> local_keys_{0};
+  std::atomic<std::uint64_t> multiforwarder_created_{0};
+  std::atomic<std::uint64_t> multiforwarder_deleted_{0};
+  std::atomic<std::uint64_t> forwarder_delete_other_value_{0};
   std::atomic<std::size_t> dup_keys_{0};
   std::atomic<std::size_t> dup_conns_{0};
   std::atomic<std::uint64_t> total_dup_conns_{0};

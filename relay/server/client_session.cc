@@ -291,7 +291,8 @@ bool ClientSession::handle_client_info(Bytes payload) {
   if (info_.not_ideal) counters.current_notideal_connections.add(1);
   server_.registry().add(key_, ConnRef{worker_.index(), conn_id_, this}, presence);
   registered_ = true;
-  server_.events().publish({ClientEvent::Kind::kConnected, conn_id_, key_, info_.remote_text, preferred_, {}});
+  server_.events().publish(
+      {ClientEvent::Kind::kConnected, conn_id_, key_, info_.remote_text, preferred_, {}});
   spdlog::info("client {} connected from {} over {}{}{}", key_.short_form(), info_.remote_text,
                to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
                client_info_.is_prober ? " (prober)" : "");

@@ -42,9 +42,10 @@ void append_prometheus(std::string& out, const ServerStats& s,
   gauge("derp_current_home_connections", s.current_home_connections);
   gauge("derp_current_notideal_connections", s.current_notideal_connections);
   auto local = static_cast<std::int64_t>(s.registry.local_keys);
-  gauge("derp_clients_total", local);
+  auto total = static_cast<std::int64_t>(s.registry.total_keys);
+  gauge("derp_clients_total", total);
   gauge("derp_clients_local", local);
-  gauge("derp_clients_remote", 0);
+  gauge("derp_clients_remote", total - local);
   gauge("derp_current_dup_client_keys", static_cast<std::int64_t>(s.registry.dup_keys));
   gauge("derp_current_dup_client_conns", static_cast<std::int64_t>(s.registry.dup_conns));
   counter("derp_total_dup_client_conns", s.registry.total_dup_conns);
@@ -66,6 +67,9 @@ void append_prometheus(std::string& out, const ServerStats& s,
   counter("derp_peer_gone_not_here_frames", s.peer_gone_not_here_frames);
   counter("derp_packets_forwarded_out", s.packets_forwarded_out);
   counter("derp_packets_forwarded_in", s.packets_forwarded_in);
+  counter("derp_multiforwarder_created", s.registry.multiforwarder_created);
+  counter("derp_multiforwarder_deleted", s.registry.multiforwarder_deleted);
+  counter("derp_packet_forwarder_delete_other_value", s.registry.forwarder_delete_other_value);
   counter("derp_sclient_write_timeouts", s.sclient_write_timeouts);
   counter("derp_handshake_failures", s.handshake_failures);
   counter("derp_protocol_errors", s.protocol_errors);
@@ -97,9 +101,9 @@ nlohmann::json expvar_json(const ServerStats& s, std::chrono::system_clock::time
       {"gauge_current_connections", s.current_connections},
       {"gauge_current_home_connections", s.current_home_connections},
       {"gauge_current_notideal_connections", s.current_notideal_connections},
-      {"gauge_clients_total", s.registry.local_keys},
+      {"gauge_clients_total", s.registry.total_keys},
       {"gauge_clients_local", s.registry.local_keys},
-      {"gauge_clients_remote", 0},
+      {"gauge_clients_remote", s.registry.total_keys - s.registry.local_keys},
       {"gauge_current_dup_client_keys", s.registry.dup_keys},
       {"gauge_current_dup_client_conns", s.registry.dup_conns},
       {"counter_total_dup_client_conns", s.registry.total_dup_conns},

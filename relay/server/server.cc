@@ -69,7 +69,11 @@ void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
     deliver(from.worker(), *found.active, from.key(), packet, disco);
     return;
   }
-  // Mesh forwarding (spec §4.3 step 2) plugs in here once routes to siblings exist.
+  if (found.local_conns == 0 && found.forwarder && *found.forwarder < forwarders_.size()) {
+    counters.packets_forwarded_out.add();
+    forwarders_[*found.forwarder]->forward(from.key(), dst, packet);
+    return;
+  }
   DropReason reason = found.local_conns > 1 ? DropReason::kDupClient : DropReason::kUnknownDest;
   counters.count_drop(reason, disco, packet.size());
   if (reason == DropReason::kUnknownDest && disco) from.maybe_send_not_here(dst);

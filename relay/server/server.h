@@ -10,6 +10,7 @@
 #include "relay/protocol/frame.h"
 #include "relay/server/client_events.h"
 #include "relay/server/client_registry.h"
+#include "relay/server/mesh_forwarder.h"
 #include "relay/server/server_config.h"
 #include "relay/server/worker.h"
 
@@ -45,6 +46,8 @@ class Server {
 
   void start();
   void stop();
+  // Mesh links, indexed by the link id the registry stores. Set once, before start().
+  void set_mesh_forwarders(std::vector<MeshForwarder*> links) { forwarders_ = std::move(links); }
 
   const ServerConfig& config() const { return config_; }
   const protocol::NodePublic& public_key() const { return public_key_; }
@@ -81,6 +84,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   ClientRegistry registry_;
   ClientEventHub events_;
+  std::vector<MeshForwarder*> forwarders_;
   std::atomic<std::uint64_t> next_conn_id_{1};
   std::chrono::system_clock::time_point started_at_;
   bool running_ = false;

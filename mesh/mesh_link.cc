@@ -1,0 +1,259 @@
+#include "mesh/mesh_link.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <thread>
+
+namespace derp::mesh {
+
+namespace asio = boost::asio;
+namespace proto = protocol;
+
+MeshLink::MeshLink(server::Server& server, server::Worker& home, std::uint32_t id, MeshPeer peer,
+                   MeshLinkOptions options)
+    : server_(server),
+      home_(home),
+      id_(id),
+      peer_(std::move(peer)),
+      options_(options),
+      wake_(home.io()),
+      pause_(home.io()) {
+  health_.peer = peer_.name;
+  health_.state = "connecting";
+  health_.since = std::chrono::system_clock::now();
+}
+
+MeshLink::~MeshLink() = default;
+
+void MeshLink::start() {
+  asio::co_spawn(home_.io(), run_holding(shared_from_this()), asio::detached);
+}
+
+asio::awaitable<void> MeshLink::run_holding(std::shared_ptr<MeshLink> self) {
+  co_await self->run();
+}
+
+void MeshLink::stop() {
+  stopping_ = true;
+  asio::post(home_.io(), [self = shared_from_this()] {
+    self->pause_.cancel();
+    self->wake_.cancel();
+    if (self->current_) self->current_->close();
+  });
+  for (int i = 0; i < 500 && !finished_; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void MeshLink::set_state(const char* state, std::string error) {
+  std::lock_guard lock(mu_);
+  health_.state = state;
+  health_.since = std::chrono::system_clock::now();
+  if (!error.empty()) health_.last_error = std::move(error);
+}
+
+MeshLinkHealth MeshLink::health() const {
+  MeshLinkHealth h;
+  {
+    std::lock_guard lock(mu_);
+    h = health_;
+  }
+  h.peer_present_count = server_.registry().forwarded_keys(id_);
+  return h;
+}
+
+void MeshLink::drop_routes() {
+  auto gone = server_.registry().remove_all_forwarders(id_);
+  for (const auto& key : gone) server_.peer_gone_from_region(key);
+  if (!gone.empty()) {
+    spdlog::info("mesh {}: dropped {} routes learned from the sibling", peer_.name, gone.size());
+  }
+}
+
+asio::awaitable<void> MeshLink::run() {
+  auto ex = co_await asio::this_coro::executor;
+  bool first = true;
+  auto delay = options_.first_retry_delay;
+  while (!stopping_) {
+    if (!first) {
+      std::lock_guard lock(mu_);
+      ++health_.reconnects;
+    }
+    first = false;
+    set_state("connecting");
+    client::ClientOptions o;
+    o.url = peer_.url;
+    o.key = server_.config().private_key;
+    o.mesh_key = options_.mesh_key;
+    o.can_ack_pings = false;
+    o.tls_server_name = peer_.tls_server_name;
+    o.dial_host = peer_.dial_host;
+    std::shared_ptr<client::DerpClient> c;
+    std::string error;
+    try {
+      auto connected = co_await client::DerpClient::connect(ex, o);
+      c = std::move(connected);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (c && c->server_key() == server_.public_key()) {
+      spdlog::info("mesh {}: that is this node itself; not linking", peer_.name);
+      c->close();
+      set_state("self");
+      break;
+    }
+    if (c) {
+      {
+        std::lock_guard lock(mu_);
+        health_.peer_key = c->server_key();
+      }
+      current_ = c;
+      co_await serve(c);
+      current_.reset();
+      error = serve_error_;
+      drop_routes();
+      if (linked_once_) delay = options_.first_retry_delay;
+    }
+    if (stopping_) break;
+    spdlog::warn("mesh {}: {}; retrying in {} s", peer_.name, error, delay.count() / 1000.0);
+    set_state("backoff", error);
+    pause_.expires_after(delay);
+    delay = std::min(delay * 2, options_.retry_delay);
+    boost::system::error_code ec;
+    co_await pause_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (stopping_) set_state("stopped");
+  finished_ = true;
+}
+
+asio::awaitable<void> MeshLink::serve(std::shared_ptr<client::DerpClient> c) {
+  serve_error_.clear();
+  linked_once_ = false;
+  bool watching = true;
+  try {
+    co_await c->watch_conns();
+  } catch (const std::exception& e) {
+    serve_error_ = e.what();
+    watching = false;
+  }
+  if (!watching) co_return;
+  connected_ = true;
+  linked_once_ = true;
+  set_state("connected");
+  spdlog::info("mesh {}: linked to sibling {}", peer_.name, c->server_key().short_form());
+  asio::co_spawn(home_.io(), write_loop(shared_from_this(), c), asio::detached);
+
+  bool announced = false;
+  for (;;) {
+    client::ReceivedMessage m;
+    bool ok = true;
+    try {
+      m = co_await c->receive();
+    } catch (const std::exception& e) {
+      serve_error_ = e.what();
+      ok = false;
+    }
+    if (!ok) break;
+    if (auto* p = std::get_if<client::PeerPresent>(&m)) {
+      server_.registry().add_forwarder(p->presence.key, id_);
+      announced = true;
+    } else if (auto* g = std::get_if<client::PeerGone>(&m)) {
+      if (server_.registry().remove_forwarder(g->key, id_)) server_.peer_gone_from_region(g->key);
+    } else if (auto* ping = std::get_if<client::Ping>(&m)) {
+      auto frame = server::allocate_packet(proto::kFrameHeaderLen + proto::kPingDataLen);
+      proto::write_frame_header(frame->data(), proto::FrameType::kPong, proto::kPingDataLen);
+      std::memcpy(frame->data() + proto::kFrameHeaderLen, ping->data.data(), proto::kPingDataLen);
+      enqueue(std::move(frame));
+    }
+  }
+  connected_ = false;
+  wake_.cancel();
+  c->close();
+  if (serve_error_.empty() || !announced) {
+    // A sibling that closes right after WatchConns did not accept our mesh key.
+    serve_error_ = "connection closed" +
+                   std::string(announced ? ""
+                                         : " right after WatchConns: "
+                                           "does the sibling have the "
+                                           "same mesh key?") +
+                   (serve_error_.empty() ? "" : " (" + serve_error_ + ")");
+  }
+}
+
+asio::awaitable<void> MeshLink::write_loop(std::shared_ptr<MeshLink> self,
+                                           std::shared_ptr<client::DerpClient> c) {
+  std::vector<server::PacketRef> batch;
+  while (self->connected_) {
+    {
+      std::lock_guard lock(self->mu_);
+      batch.swap(self->queue_);
+      self->wake_posted_ = false;
+    }
+    if (batch.empty()) {
+      self->wake_.expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code ec;
+      co_await self->wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    for (auto& f : batch) c->queue_raw(f->bytes());
+    batch.clear();
+    bool ok = true;
+    try {
+      co_await c->flush();
+    } catch (const std::exception& e) {
+      ok = false;
+      spdlog::warn("mesh {}: write failed: {}", self->peer_.name, e.what());
+    }
+    if (!ok) {
+      c->close();  // the reader sees it and the link reconnects
+      break;
+    }
+  }
+}
+
+void MeshLink::enqueue(server::PacketRef frame) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= options_.max_queued_packets) {
+      ++health_.dropped_out;
+      return;
+    }
+    queue_.push_back(std::move(frame));
+    wake = !wake_posted_;
+    wake_posted_ = true;
+  }
+  if (wake) asio::post(home_.io(), [self = shared_from_this()] { self->wake_.cancel(); });
+}
+
+void MeshLink::forward(const proto::NodePublic& src, const proto::NodePublic& dst,
+                       proto::Bytes packet) {
+  if (!connected_) {
+    std::lock_guard lock(mu_);
+    ++health_.dropped_out;
+    return;
+  }
+  auto frame = server::allocate_packet(proto::kFrameHeaderLen + 2 * proto::kKeyLen + packet.size());
+  std::uint8_t* o = frame->data();
+  proto::write_frame_header(o, proto::FrameType::kForwardPacket,
+                            static_cast<std::uint32_t>(2 * proto::kKeyLen + packet.size()));
+  std::memcpy(o + proto::kFrameHeaderLen, src.bytes.data(), proto::kKeyLen);
+  std::memcpy(o + proto::kFrameHeaderLen + proto::kKeyLen, dst.bytes.data(), proto::kKeyLen);
+  if (!packet.empty()) {
+    std::memcpy(o + proto::kFrameHeaderLen + 2 * proto::kKeyLen, packet.data(), packet.size());
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++health_.packets_out;
+    health_.bytes_out += packet.size();
+  }
+  enqueue(std::move(frame));
+}
+
+}  // namespace derp::mesh

@@ -1,0 +1,21 @@
+// The --mesh-with list (spec §5.1): which siblings to dial and how.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace derp::mesh {
+
+struct MeshPeer {
+  std::string name;             // the entry as the operator wrote it, for logs and health
+  std::string url;              // https://host[:port]/derp, or the given http(s):// URL
+  std::string tls_server_name;  // SNI and the name verified in the sibling's certificate
+  std::string dial_host;        // connect here instead (the "host/dialhost" form); "" = host
+};
+
+// Parses "host1,host2:8443,host3/10.0.0.3,http://127.0.0.2:3340". Entries naming this node's own
+// hostname are skipped (a sibling that turns out to be this node is also caught by key).
+// Throws std::runtime_error naming the bad entry.
+std::vector<MeshPeer> parse_mesh_with(const std::string& list, const std::string& own_hostname);
+
+}  // namespace derp::mesh

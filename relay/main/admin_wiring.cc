@@ -1,0 +1,116 @@
+#include "relay/main/admin_wiring.h"
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <stdexcept>
+
+#include "relay/admin/admin_endpoint.h"
+#include "relay/admin/auth.h"
+#include "relay/http/http_front.h"
+#include "relay/server/server.h"
+#include "relay/tls/server_context.h"
+#include "stun/stun_server.h"
+
+namespace derp::main {
+
+void add_admin_flags(CLI::App& app, AdminOptions& o) {
+  app.add_option_function<std::string>(
+         "--admin-socket",
+         [&o](const std::string& path) {
+           o.socket_path = path;
+           o.socket_path_given = true;
+         },
+         std::string("Unix socket of the gRPC admin API (mode 0660, folder created); \"off\" "
+                     "disables it. Default ") +
+             kDefaultAdminSocket + ", " + kDevAdminSocket + " with --dev")
+      ->type_name("PATH");
+  app.add_option("--admin-listen", o.listen,
+                 "Also serve the admin API on TCP host:port; needs --admin-token-file or mTLS "
+                 "(--admin-tls-cert, --admin-tls-key, --admin-tls-client-ca)")
+      ->type_name("HOST:PORT");
+  app.add_option("--admin-token-file", o.token_file,
+                 "File whose first line is the bearer token TCP admin callers must send")
+      ->type_name("FILE");
+  app.add_option("--admin-tls-cert", o.tls_cert, "TLS certificate (PEM) of the TCP admin listener")
+      ->type_name("FILE");
+  app.add_option("--admin-tls-key", o.tls_key, "TLS private key (PEM) of the TCP admin listener")
+      ->type_name("FILE");
+  app.add_option("--admin-tls-client-ca", o.tls_client_ca,
+                 "CA (PEM) that TCP admin clients' certificates must be signed by (mTLS)")
+      ->type_name("FILE");
+}
+
+namespace {
+
+std::string host_port(const std::string& host, std::uint16_t port) {
+  if (host.empty()) return "[::]:" + std::to_string(port);
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, bool dev,
+                                                  server::Server& server,
+                                                  std::vector<http::HttpFront*> fronts,
+                                                  stun::StunServer* stun, tls::CertStore* certs,
+                                                  admin::MeshHealthProvider mesh) {
+  std::erase(fronts, nullptr);
+  admin::AdminEndpointConfig config;
+  config.socket_path = options.socket_path;
+  if (dev && !options.socket_path_given) config.socket_path = kDevAdminSocket;
+  if (config.socket_path == "off") config.socket_path.clear();
+  config.tcp_listen = options.listen;
+  if (!options.token_file.empty()) config.token = admin::read_token_file(options.token_file);
+  config.tls_cert_file = options.tls_cert;
+  config.tls_key_file = options.tls_key;
+  config.tls_client_ca_file = options.tls_client_ca;
+  admin::validate_tcp_auth(config);
+  if (config.socket_path.empty() && config.tcp_listen.empty()) {
+    spdlog::info("admin API off (--admin-socket off and no --admin-listen)");
+    return nullptr;
+  }
+
+  admin::NodeFacts facts;
+  facts.version = DERPD_VERSION;
+  for (std::size_t i = 0; i < fronts.size(); ++i) {
+    facts.listeners.push_back(
+        {i == 0 ? "derp" : "http", fronts[i]->describe() + (i == 0 ? "/derp" : "")});
+  }
+  if (stun) {
+    facts.listeners.push_back(
+        {"stun", "udp " + host_port(stun->config().host, stun->local_port())});
+  }
+  if (certs) {
+    facts.cert = [certs]() -> std::optional<admin::CertSummary> {
+      auto c = certs->cert_info();
+      return admin::CertSummary{c.path, c.subject, c.sans, c.not_before, c.not_after, c.sha256_hex};
+    };
+  }
+  facts.mesh = std::move(mesh);
+
+  server::DrainHooks hooks;
+  hooks.refuse_new_connections = [fronts](bool refuse) {
+    for (auto* f : fronts) f->set_refuse_new_derp(refuse);
+  };
+  if (stun) hooks.stun_replies = [stun](bool enabled) { stun->set_replies_enabled(enabled); };
+
+  std::unique_ptr<admin::AdminEndpoint> endpoint;
+  try {
+    endpoint =
+        std::make_unique<admin::AdminEndpoint>(config, server, std::move(facts), std::move(hooks));
+  } catch (const std::runtime_error& e) {
+    if (options.socket_path_given || dev || !options.listen.empty()) throw;
+    spdlog::warn("admin API off: {}", e.what());
+    return nullptr;
+  }
+  std::string where;
+  for (const auto& a : endpoint->addresses()) where += (where.empty() ? "" : ", ") + a;
+  spdlog::info("admin API on {}", where);
+  std::cout << "derpd admin API on " << where << std::endl;
+  return endpoint;
+}
+
+}  // namespace derp::main

@@ -1,0 +1,59 @@
+// derpd's admin API flags and the one call that starts the admin endpoint of a node, binding the
+// drain controller to the node's HTTP fronts and STUN server. Light on purpose: options.h includes
+// it, and nothing here pulls in gRPC.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "relay/admin/node_facts.h"
+
+namespace CLI {
+class App;
+}
+namespace derp::server {
+class Server;
+}
+namespace derp::http {
+class HttpFront;
+}
+namespace derp::stun {
+class StunServer;
+}
+namespace derp::tls {
+class CertStore;
+}
+namespace derp::admin {
+class AdminEndpoint;
+}
+
+namespace derp::main {
+
+inline constexpr const char* kDefaultAdminSocket = "/run/derpd/admin.sock";
+inline constexpr const char* kDevAdminSocket = "./dev-node/admin.sock";
+
+struct AdminOptions {
+  std::string socket_path = kDefaultAdminSocket;  // "" or "off": no unix socket
+  bool socket_path_given = false;                 // --admin-socket was on the command line
+  std::string listen;                             // --admin-listen host:port
+  std::string token_file;
+  std::string tls_cert, tls_key, tls_client_ca;
+};
+
+// --admin-socket, --admin-listen, --admin-token-file, --admin-tls-cert, --admin-tls-key,
+// --admin-tls-client-ca.
+void add_admin_flags(CLI::App& app, AdminOptions& options);
+
+// Starts the admin API once the fronts run. `fronts` may hold nulls (skipped); the first is the
+// main listener. Throws std::runtime_error with operator text when an explicitly configured
+// listener cannot start (TCP without a token or mTLS, a socket in use, …). When only the default
+// socket is unusable (not root, another derpd holds it) it logs a warning and returns null: the
+// relay still runs. A dev node (dev = true) defaults to ./dev-node/admin.sock.
+std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, bool dev,
+                                                  server::Server& server,
+                                                  std::vector<http::HttpFront*> fronts,
+                                                  stun::StunServer* stun, tls::CertStore* certs,
+                                                  admin::MeshHealthProvider mesh);
+
+}  // namespace derp::main
