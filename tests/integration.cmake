@@ -22,3 +22,9 @@ derp_unit_test(mesh_integration_test
   DEPS derp_test_support
   LABELS integration)
 add_dependencies(mesh_integration_test derpd)
+
+derp_unit_test(stun_integration_test
+  SOURCES integration/stun/derpd_stun_test.cc
+  DEPS derp_test_support
+  LABELS "integration;stun")
+add_dependencies(stun_integration_test derpd)

@@ -54,10 +54,7 @@ class DerpConnection : public server::SessionTransport,
   void close() override {
     if (closed_) return;
     closed_ = true;
-    boost::system::error_code ignored;
-    auto& socket = boost::beast::get_lowest_layer(stream_);
-    socket.shutdown(boost::asio::socket_base::shutdown_both, ignored);
-    socket.close(ignored);
+    close_socket();
   }
 
   bool write_stalled(std::chrono::steady_clock::time_point now,
@@ -72,8 +69,7 @@ class DerpConnection : public server::SessionTransport,
         [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
           if (ec || self->closed_) return self->finish();
           if (StreamOps<Stream>::last_read_invalid(self->stream_)) {
-            self->session_.close("text WebSocket message");
-            return self->finish();
+            return self->close_for_protocol_error("text WebSocket message");
           }
           if (!self->session_.on_bytes({self->read_buf_.get(), n})) {
             // Flush what the session queued (nothing for protocol errors) and close.
@@ -108,6 +104,28 @@ class DerpConnection : public server::SessionTransport,
             std::vector<std::uint8_t>().swap(self->write_buf_);
           }
         });
+  }
+
+  void close_socket() {
+    boost::system::error_code ignored;
+    auto& socket = boost::beast::get_lowest_layer(stream_);
+    socket.shutdown(boost::asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  // Tells the peer why in the transport's terms (WebSocket close 1003), then closes. With a write
+  // in flight there is no room for that: close at once.
+  void close_for_protocol_error(const char* why) {
+    if (writing_ || closed_) {
+      session_.close(why);
+      return finish();
+    }
+    closed_ = true;
+    StreamOps<Stream>::send_protocol_error(stream_, [self = this->shared_from_this(), why] {
+      self->session_.close(why);
+      self->close_socket();
+      self->finish();
+    });
   }
 
   void finish() {

@@ -21,6 +21,11 @@ struct StreamOps {
   }
   // True when the last read broke the transport's framing rules.
   static bool last_read_invalid(const Stream&) { return false; }
+  // Says goodbye in the transport's own terms before a protocol-error close (nothing for TCP).
+  template <class Handler>
+  static void send_protocol_error(Stream&, Handler&& h) {
+    h();
+  }
 };
 
 template <class Next>
@@ -36,6 +41,15 @@ struct StreamOps<boost::beast::websocket::stream<Next>> {
   }
   // DERP travels only in binary messages; a text message is a protocol error (close 1003).
   static bool last_read_invalid(const Ws& s) { return s.got_text(); }
+  // Writes a Close frame with status 1003 (unsupported data) straight to the layer below: the
+  // connection closes right after, so Beast's closing handshake is not waited for.
+  template <class Handler>
+  static void send_protocol_error(Ws& s, Handler&& h) {
+    static constexpr std::uint8_t kClose1003[] = {0x88, 0x02, 0x03, 0xeb};
+    boost::asio::async_write(
+        s.next_layer(), boost::asio::buffer(kClose1003),
+        [h = std::forward<Handler>(h)](boost::system::error_code, std::size_t) mutable { h(); });
+  }
 };
 
 }  // namespace derp::http

@@ -128,6 +128,8 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
     fail(std::move(why));
     return HeaderAction::kReject;
   };
+  // Any frame, even one that is skipped, makes a duplicate connection the active one (§4.2).
+  if (duplicate_.load(std::memory_order_relaxed)) server_.registry().mark_active(key_, conn_id_);
   switch (static_cast<FrameType>(h.type)) {
     case FrameType::kSendPacket:
       if (len < proto::kKeyLen || len - proto::kKeyLen > proto::kMaxPacketSize) {
@@ -231,7 +233,6 @@ bool ClientSession::on_bytes(Bytes data) {
 
 bool ClientSession::dispatch(std::uint8_t type, Bytes payload) {
   if (!established_) return handle_client_info(payload);
-  if (duplicate_.load(std::memory_order_relaxed)) server_.registry().mark_active(key_, conn_id_);
   switch (static_cast<FrameType>(type)) {
     case FrameType::kSendPacket:
       return handle_send_packet(payload);

@@ -1,0 +1,161 @@
+// Draining one node with 50 connected clients: every client hears Restarting and is closed in
+// batches before the deadline, /derp/probe and gRPC health flip to not-serving, new DERP
+// connections are refused, and undrain brings everything back.
+// TODO(mesh): the 3-node version with 300 reconnecting clients and a split pair (docs/admin.md).
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/integration/admin/admin_node.h"
+#include "tests/support/async_runner.h"
+#include "tests/support/derp_test_client.h"
+
+namespace derp::testing {
+namespace {
+
+namespace asio = boost::asio;
+using client::DerpClient;
+using nlohmann::json;
+namespace health = grpc::health::v1;
+
+struct Seen {
+  std::atomic<bool> restarting{false};
+  std::atomic<bool> closed{false};
+  std::atomic<bool> closed_after_restarting{false};
+  std::atomic<std::uint32_t> reconnect_in{0}, try_for{0};
+};
+
+asio::awaitable<void> read_until_closed(DerpClient& c, Seen& seen) {
+  try {
+    for (;;) {
+      auto m = co_await c.receive();
+      if (auto* r = std::get_if<client::Restarting>(&m)) {
+        seen.reconnect_in = r->hint.reconnect_in_ms;
+        seen.try_for = r->hint.try_for_ms;
+        seen.restarting = true;
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  seen.closed_after_restarting = seen.restarting.load();
+  seen.closed = true;
+}
+
+health::HealthCheckResponse::ServingStatus health_of(const AdminNode& node) {
+  auto channel = grpc::CreateChannel(node.admin(), grpc::InsecureChannelCredentials());
+  auto stub = health::Health::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  health::HealthCheckResponse resp;
+  auto s = stub->Check(&ctx, {}, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.status();
+}
+
+bool can_connect(AsyncRunner& runner, const std::string& url, std::string* error) {
+  try {
+    auto c = runner.run(connect_client(url));
+    c->close();
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+TEST(AdminDrain, FiftyClientsInBatchesOfTen) {
+  AdminNode node;
+  AsyncRunner runner;
+  constexpr int kClients = 50;
+  std::vector<std::unique_ptr<DerpClient>> clients;
+  std::vector<std::unique_ptr<Seen>> seen;
+  std::vector<std::future<void>> readers;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(runner.run(connect_client(node.derpd->derp_url())));
+    seen.push_back(std::make_unique<Seen>());
+  }
+  for (int i = 0; i < kClients; ++i)
+    readers.push_back(runner.spawn(read_until_closed(*clients[i], *seen[i])));
+  ASSERT_EQ(http_status(node.derpd->port(), "/derp/probe"), 200);
+  ASSERT_EQ(health_of(node), health::HealthCheckResponse::SERVING);
+
+  const auto deadline = std::chrono::seconds(20);
+  auto started = std::chrono::steady_clock::now();
+  DerpctlProcess drain({"--admin", node.admin(), "-o", "jsonl", "drain", "--deadline", "20s",
+                        "--batch", "10", "--interval", "100ms"});
+  // While it drains (or once it is drained) the node says it is not serving.
+  auto first = drain.read_line(std::chrono::seconds(10));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(http_status(node.derpd->port(), "/derp/probe"), 503);
+  auto result = drain.wait(std::chrono::seconds(30));
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_LT(took, deadline);
+
+  // jsonl: one progress object per line, the last one drained with every client closed.
+  std::string last_line = *first;
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) last_line = line;
+  }
+  auto last = json::parse(last_line);
+  EXPECT_EQ(last["status"]["state"], "DRAIN_STATE_DRAINED");
+  EXPECT_EQ(last["status"]["closed"], std::to_string(kClients));  // uint64 → JSON string
+  EXPECT_EQ(last["status"]["remaining"], "0");
+
+  for (auto& r : readers)
+    ASSERT_EQ(r.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  int restarting = 0, in_order = 0;
+  for (auto& s : seen) {
+    EXPECT_TRUE(s->closed);
+    restarting += s->restarting ? 1 : 0;
+    in_order += s->closed_after_restarting ? 1 : 0;
+    EXPECT_LE(s->reconnect_in.load(), 5000u);
+    if (s->restarting) EXPECT_EQ(s->try_for.load(), 10000u);
+  }
+  EXPECT_EQ(restarting, kClients);
+  EXPECT_EQ(in_order, kClients) << "Restarting arrives before the connection closes";
+
+  EXPECT_EQ(http_status(node.derpd->port(), "/derp/probe"), 503);
+  EXPECT_EQ(health_of(node), health::HealthCheckResponse::NOT_SERVING);
+  std::string error;
+  EXPECT_FALSE(can_connect(runner, node.derpd->derp_url(), &error));
+  EXPECT_NE(error.find("503"), std::string::npos) << error;
+  auto status = node.ctl({"-o", "json", "status"});
+  ASSERT_EQ(status.exit_code, 0);
+  EXPECT_EQ(json::parse(status.out)["drain"]["state"], "DRAIN_STATE_DRAINED");
+  EXPECT_EQ(json::parse(status.out)["serving"], false);
+  // Draining a drained node again is harmless: it reports drained at once.
+  auto again = node.ctl({"drain"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+
+  auto undrain = node.ctl({"undrain"});
+  ASSERT_EQ(undrain.exit_code, 0) << undrain.err;
+  EXPECT_EQ(http_status(node.derpd->port(), "/derp/probe"), 200);
+  EXPECT_EQ(health_of(node), health::HealthCheckResponse::SERVING);
+  EXPECT_TRUE(can_connect(runner, node.derpd->derp_url(), &error)) << error;
+}
+
+TEST(AdminDrain, NoWaitReturnsAtOnceAndUndrainCancels) {
+  AdminNode node;
+  AsyncRunner runner;
+  auto c = runner.run(connect_client(node.derpd->derp_url()));
+  auto r =
+      node.ctl({"drain", "--deadline", "1m", "--batch", "1", "--interval", "30s", "--no-wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("drain started"), std::string::npos) << r.out;
+  auto status = node.ctl({"-o", "json", "status"});
+  EXPECT_EQ(json::parse(status.out)["drain"]["state"], "DRAIN_STATE_DRAINING");
+  auto u = node.ctl({"undrain"});
+  ASSERT_EQ(u.exit_code, 0) << u.err;
+  EXPECT_EQ(http_status(node.derpd->port(), "/derp/probe"), 200);
+  // The client was told Restarting but never closed: it is still listed.
+  auto clients = node.ctl({"-o", "json", "clients"});
+  EXPECT_EQ(json::parse(clients.out).size(), 1u);
+}
+
+}  // namespace
+}  // namespace derp::testing

@@ -1,0 +1,109 @@
+// The reference's TestSendFreeze idea (spec §4.4, §4.8): a client F that stops reading must not
+// slow down other clients. Its queue drops from the head, the server's writer to F stalls on a full
+// socket buffer, and the 2 s write deadline disconnects F; meanwhile X and Y exchange packets in
+// order and promptly. One worker, so F shares the thread that serves X and Y.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "tests/support/async_runner.h"
+#include "tests/support/client_checks.h"
+#include "tests/support/derp_test_client.h"
+#include "tests/support/derpd_process.h"
+#include "tests/support/http_text.h"
+#include "tests/support/raw_socket.h"
+
+namespace derp::testing {
+namespace {
+
+namespace asio = boost::asio;
+using client::DerpClient;
+
+// Z sends bursts of 16 KiB packets to F until `stop`.
+asio::awaitable<int> flood(DerpClient& z, protocol::NodePublic f, std::atomic<bool>& stop) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer pace(ex);
+  const auto packet = numbered_packet(7, 16 * 1024);
+  int sent = 0;
+  while (!stop.load()) {
+    for (int i = 0; i < 16; ++i) z.queue_packet(f, packet);
+    co_await z.flush();
+    sent += 16;
+    pace.expires_after(std::chrono::milliseconds(5));
+    co_await pace.async_wait(asio::use_awaitable);
+  }
+  co_return sent;
+}
+
+TEST(SendFreeze, StalledReaderDoesNotSlowOthersAndIsDisconnected) {
+  AsyncRunner runner;
+  TempDir dir;
+  DerpdProcess derpd(
+      {"-a", "127.0.0.1:0", "--stun=false", "--workers", "1", "-c", dir.path() + "/key"});
+  const std::uint16_t port = derpd.port();
+  std::unique_ptr<DerpClient> x, y, z;
+  runner.run([&]() -> asio::awaitable<void> {
+    x = co_await connect_client(derpd.derp_url());
+    y = co_await connect_client(derpd.derp_url());
+    z = co_await connect_client(derpd.derp_url());
+  }());
+  // F: a small receive buffer, so the server's socket send buffer fills quickly; it never reads
+  // after the handshake.
+  auto f_key = protocol::NodePrivate::generate();
+  RawSocket f(port, /*rcvbuf=*/4096);
+  raw_handshake(f, f_key);
+  EXPECT_EQ(varz(port, "derp_sclient_write_timeouts"), 0);
+
+  std::atomic<bool> stop{false};
+  auto flooding = runner.spawn(flood(*z, f_key.public_key(), stop));
+
+  // F's queue overflows: drops from the head.
+  const std::string head_other = packets_dropped("queue_head", "other");
+  ASSERT_TRUE(wait_varz(port, head_other, [](double v) { return v > 0; }))
+      << "no queue_head drops while flooding a client that does not read";
+
+  // While F is stuck, X and Y exchange N packets each way, in order and promptly.
+  constexpr int kPackets = 200;
+  auto started = std::chrono::steady_clock::now();
+  runner.run([&]() -> asio::awaitable<void> {
+    for (int i = 0; i < kPackets; ++i) {
+      const auto seq = static_cast<std::uint32_t>(i);
+      co_await expect_relay(*x, *y, seq, 1000);
+      co_await expect_relay(*y, *x, seq, 1000);
+    }
+    // A batch too: 32 packets queued at once arrive in order.
+    for (int i = 0; i < 32; ++i) x->queue_packet(y->public_key(), numbered_packet(1000 + i, 500));
+    co_await x->flush();
+    for (int i = 0; i < 32; ++i) {
+      auto p = co_await next_packet(*y);
+      EXPECT_EQ(p.data, numbered_packet(1000 + i, 500)) << "batch packet " << i;
+    }
+  }());
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, std::chrono::seconds(1)) << "X and Y were slowed down by the frozen client";
+  // It all happened while F was still connected and stuck (its deadline is 2 s away at least).
+  EXPECT_EQ(varz(port, "derp_sclient_write_timeouts"), 0);
+
+  // The write deadline (2 s, checked each second) disconnects F.
+  ASSERT_TRUE(wait_varz(
+      port, "derp_sclient_write_timeouts", [](double v) { return v > 0; },
+      std::chrono::seconds(10)))
+      << "the stalled writer to F was never timed out";
+  stop = true;
+  EXPECT_GT(flooding.get(), 0);
+  EXPECT_TRUE(wait_varz(port, "derp_current_connections", [](double v) { return v == 3; }));
+  // F, when it finally reads, sees the end of the connection.
+  EXPECT_EQ(f.wait_closed(std::chrono::seconds(10)), RawSocket::Status::kClosed);
+
+  runner.run([&]() -> asio::awaitable<void> {
+    co_await expect_relay(*x, *y, 5000);
+    x.reset();
+    y.reset();
+    z.reset();
+  }());
+}
+
+}  // namespace
+}  // namespace derp::testing
