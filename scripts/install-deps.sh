@@ -8,6 +8,8 @@ packages=(
   clang libclang-rt-14-dev                       # sanitizer and libFuzzer builds
   libboost-dev libssl-dev libsodium-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # admin API, derpctl
+  grpc-proto                                     # reflection/health protos for the admin tests
   coturn                                         # turnutils_stunclient, a real STUN client for tests
   curl iproute2 procps
 )

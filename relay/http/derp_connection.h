@@ -3,9 +3,11 @@
 #pragma once
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <chrono>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "relay/http/stream_ops.h"
@@ -81,7 +83,7 @@ class DerpConnection : public server::SessionTransport,
   }
 
   void do_write() {
-    if (writing_ || closed_ || !session_.has_output()) return;
+    if (writing_ || closed_ || protocol_error_ || !session_.has_output()) return;
     write_buf_.clear();
     session_.take_output(write_buf_, kWriteBatchBytes);
     writing_ = true;
@@ -90,6 +92,9 @@ class DerpConnection : public server::SessionTransport,
         stream_, boost::asio::buffer(write_buf_),
         [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
           self->writing_ = false;
+          if (const char* why = std::exchange(self->protocol_error_, nullptr)) {
+            return self->close_for_protocol_error(why);
+          }
           if (ec) {
             self->session_.close("write failed: " + ec.message());
             return;
@@ -113,19 +118,47 @@ class DerpConnection : public server::SessionTransport,
     socket.close(ignored);
   }
 
-  // Tells the peer why in the transport's terms (WebSocket close 1003), then closes. With a write
-  // in flight there is no room for that: close at once.
+  // Tells the peer why in the transport's terms (WebSocket close 1003), then closes. A write in
+  // flight finishes first (its completion comes back here).
   void close_for_protocol_error(const char* why) {
-    if (writing_ || closed_) {
+    if (closed_) {
       session_.close(why);
       return finish();
+    }
+    if (writing_) {
+      protocol_error_ = why;
+      return;
     }
     closed_ = true;
     StreamOps<Stream>::send_protocol_error(stream_, [self = this->shared_from_this(), why] {
       self->session_.close(why);
-      self->close_socket();
-      self->finish();
+      self->linger_then_finish();
     });
+  }
+
+  // Half-closes and discards what the peer still sends for up to 2 s before closing: closing a
+  // socket with unread input sends a reset, which can destroy the goodbye still in flight.
+  void linger_then_finish() {
+    auto& socket = boost::beast::get_lowest_layer(stream_);
+    boost::system::error_code ignored;
+    socket.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    auto timer = std::make_shared<boost::asio::steady_timer>(socket.get_executor());
+    timer->expires_after(std::chrono::seconds(2));
+    timer->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->close_socket();
+    });
+    discard_until_eof(timer);
+  }
+
+  void discard_until_eof(std::shared_ptr<boost::asio::steady_timer> timer) {
+    boost::beast::get_lowest_layer(stream_).async_read_some(
+        boost::asio::buffer(read_buf_.get(), kReadBufferSize),
+        [self = this->shared_from_this(), timer](boost::system::error_code ec, std::size_t) {
+          if (!ec) return self->discard_until_eof(timer);
+          timer->cancel();
+          self->close_socket();
+          self->finish();
+        });
   }
 
   void finish() {
@@ -140,6 +173,7 @@ class DerpConnection : public server::SessionTransport,
   bool writing_ = false;
   bool write_scheduled_ = false;
   bool closed_ = false;
+  const char* protocol_error_ = nullptr;  // waiting for the write in flight before closing
   std::chrono::steady_clock::time_point write_started_;
 };
 

@@ -284,23 +284,23 @@ void HttpFront::start() {
   }
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     auto& worker = server_.worker(i);
-    tcp::acceptor* acceptor = state_->acceptors[i].get();
-    asio::post(worker.io(), [st = state_, acceptor, &worker] {
-      worker.add_closer([acceptor] {
+    // The closer holds the state, so the acceptor outlives every use of it, whatever the order in
+    // which the front and the workers are torn down.
+    asio::post(worker.io(), [st = state_, i, &worker] {
+      worker.add_closer([st, i] {
         boost::system::error_code ignored;
-        acceptor->close(ignored);
+        st->acceptors[i]->close(ignored);
       });
-      asio::co_spawn(worker.io(), accept_loop(st, *acceptor, worker), asio::detached);
+      asio::co_spawn(worker.io(), accept_loop(st, *st->acceptors[i], worker), asio::detached);
     });
   }
 }
 
 void HttpFront::stop() {
   for (std::size_t i = 0; i < state_->acceptors.size(); ++i) {
-    auto* acceptor = state_->acceptors[i].get();
-    asio::post(server_.worker(i).io(), [acceptor] {
+    asio::post(server_.worker(i).io(), [st = state_, i] {
       boost::system::error_code ignored;
-      acceptor->close(ignored);
+      st->acceptors[i]->close(ignored);
     });
   }
 }

@@ -26,10 +26,6 @@ void add_admin_flags(CLI::App& app, AdminOptions& o) {
                      "disables it. Default ") +
              kDefaultAdminSocket + ", " + kDevAdminSocket + " with --dev")
       ->type_name("PATH");
-  app.add_option("--admin-listen", o.listen,
-                 "Also serve the admin API on TCP host:port; needs --admin-token-file or mTLS "
-                 "(--admin-tls-cert, --admin-tls-key, --admin-tls-client-ca)")
-      ->type_name("HOST:PORT");
   app.add_option("--admin-token-file", o.token_file,
                  "File whose first line is the bearer token TCP admin callers must send")
       ->type_name("FILE");
@@ -40,6 +36,27 @@ void add_admin_flags(CLI::App& app, AdminOptions& o) {
   app.add_option("--admin-tls-client-ca", o.tls_client_ca,
                  "CA (PEM) that TCP admin clients' certificates must be signed by (mTLS)")
       ->type_name("FILE");
+  // Defined last: CLI11 runs option callbacks in definition order, so the token and TLS flags are
+  // known here, and a TCP listener without authentication is refused before anything starts.
+  app.add_option_function<std::string>(
+         "--admin-listen",
+         [&o](const std::string& listen) {
+           o.listen = listen;
+           admin::AdminEndpointConfig c;
+           c.tcp_listen = listen;
+           c.tls_cert_file = o.tls_cert;
+           c.tls_key_file = o.tls_key;
+           c.tls_client_ca_file = o.tls_client_ca;
+           try {
+             if (!o.token_file.empty()) c.token = admin::read_token_file(o.token_file);
+             admin::validate_tcp_auth(c);
+           } catch (const std::runtime_error& e) {
+             throw CLI::ValidationError(e.what());
+           }
+         },
+         "Also serve the admin API on TCP host:port; needs --admin-token-file or mTLS "
+         "(--admin-tls-cert, --admin-tls-key, --admin-tls-client-ca)")
+      ->type_name("HOST:PORT");
 }
 
 namespace {

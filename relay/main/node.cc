@@ -7,15 +7,19 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "mesh/mesh_link.h"
 #include "mesh/mesh_peers.h"
+#include "relay/admin/admin_endpoint.h"
 #include "relay/http/http_front.h"
+#include "relay/main/admin_wiring.h"
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_key_file.h"
+#include "relay/server/admin_queries.h"
 #include "relay/server/metrics_export.h"
 #include "relay/server/server.h"
 #include "relay/tls/server_context.h"
@@ -78,6 +82,10 @@ std::string host_port(const std::string& host, std::uint16_t port) {
 }  // namespace
 
 int run_node(const Options& options) {
+  // Signals are caught from the start, so a SIGTERM that arrives while the node is starting up
+  // still shuts it down cleanly.
+  asio::io_context control;
+  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   Options o = options;
   if (o.dev) {
     o.addr = "127.0.0.1:3340";
@@ -126,6 +134,11 @@ int run_node(const Options& options) {
     tls::ServerTlsConfig tls_config;
     tls_config.certmode = "manual";
     tls_config.certdir = o.certdir.empty() ? default_certdir() : o.certdir;
+    std::error_code dir_error;
+    std::filesystem::create_directories(tls_config.certdir, dir_error);
+    if (dir_error) {
+      throw std::runtime_error("--certdir " + tls_config.certdir + ": " + dir_error.message());
+    }
     tls_config.hostname = o.hostname;
     certs = std::make_unique<tls::CertStore>(tls_config, server.public_key());
     if (!certs->generated_node_json().empty()) {
@@ -185,6 +198,36 @@ int run_node(const Options& options) {
   }
 
   for (auto& link : links) link->start();
+
+  admin::MeshHealthProvider mesh_health = [&links, &server] {
+    std::vector<admin::MeshLinkHealthData> out;
+    if (links.empty()) return out;
+    // Packets a sibling forwarded to us arrive on its own link into this node: the session whose
+    // key is the sibling's server key.
+    auto sessions = server::collect_sessions(server).get();
+    for (const auto& link : links) {
+      auto h = link->health();
+      admin::MeshLinkHealthData d;
+      d.peer = h.peer;
+      d.state = h.state;
+      d.since = h.since;
+      d.reconnects = h.reconnects;
+      d.last_error = h.last_error;
+      d.peer_present_count = h.peer_present_count;
+      d.packets_out = h.packets_out;
+      d.bytes_out = h.bytes_out;
+      for (const auto& s : sessions) {
+        if (s.can_mesh && s.key == h.peer_key) {
+          d.packets_in += s.packets_in;
+          d.bytes_in += s.bytes_in;
+        }
+      }
+      out.push_back(std::move(d));
+    }
+    return out;
+  };
+  auto admin_endpoint = start_admin(o.admin, o.dev, server, {&front, port80.get()},
+                                    stun_server.get(), certs.get(), mesh_health);
   std::string derp_url = front.describe() + "/derp";
   std::string stun_text =
       stun_server ? "udp " + host_port(listen.host, stun_server->local_port()) : "off";
@@ -195,8 +238,6 @@ int run_node(const Options& options) {
   if (!links.empty()) spdlog::info("meshing with {} sibling(s): {}", links.size(), o.mesh_with);
   std::cout << "derpd ready: DERP on " << derp_url << ", STUN " << stun_text << std::endl;
 
-  asio::io_context control;
-  asio::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer reload_timer(control);
   auto reload_certs = [&certs](const char* why) {
     if (!certs) return;
@@ -230,6 +271,7 @@ int run_node(const Options& options) {
   };
   wait_signal();
   control.run();
+  admin_endpoint.reset();  // its calls use the fronts and the core: stop it first
 
   front.stop();
   if (port80) port80->stop();

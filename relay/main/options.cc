@@ -153,6 +153,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  add_admin_flags(app, o.admin);
 
   std::vector<std::string> raw(argv + 1, argv + argc);
   auto args = normalize_go_flags(raw);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "relay/main/admin_wiring.h"
+
 namespace derp::main {
 
 struct Options {
@@ -30,6 +32,7 @@ struct Options {
   std::chrono::nanoseconds tcp_write_timeout = std::chrono::seconds(2);
   unsigned workers = 0;
   std::string log_level = "info";
+  AdminOptions admin;  // --admin-*
 };
 
 struct ParsedCommandLine {

@@ -1,6 +1,7 @@
 #include "tests/support/derpd_process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,7 +74,13 @@ DerpdProcess::DerpdProcess(std::vector<std::string> args, std::chrono::seconds t
 }
 
 DerpdProcess::~DerpdProcess() {
-  stop(SIGTERM);
+  bool running = pid_ > 0;
+  int status = stop(SIGTERM);
+  // A clean shutdown exits 0. Anything else (a sanitizer report, a crash, a hang killed after
+  // 10 s) fails the test that owned this process.
+  if (running && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    ADD_FAILURE() << "derpd did not shut down cleanly (status " << status << "); log:\n" << log();
+  }
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
   if (!log_path_.empty()) ::unlink(log_path_.c_str());
 }

@@ -59,7 +59,8 @@ TEST(AdminAuth, WrongOrMissingTokenIsUnauthenticated) {
   // The same with a plain gRPC client: the status code itself.
   auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   auto stub = pb::Admin::NewStub(channel);
-  for (std::string presented : {std::string(), "Bearer not-the-token", "Bearer " + token}) {
+  for (const std::string& presented :
+       std::vector<std::string>{"", "Bearer not-the-token", "Bearer " + token}) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     if (!presented.empty()) ctx.AddMetadata("authorization", presented);

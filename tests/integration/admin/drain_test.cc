@@ -114,7 +114,9 @@ TEST(AdminDrain, FiftyClientsInBatchesOfTen) {
     restarting += s->restarting ? 1 : 0;
     in_order += s->closed_after_restarting ? 1 : 0;
     EXPECT_LE(s->reconnect_in.load(), 5000u);
-    if (s->restarting) EXPECT_EQ(s->try_for.load(), 10000u);
+    if (s->restarting) {
+      EXPECT_EQ(s->try_for.load(), 10000u);
+    }
   }
   EXPECT_EQ(restarting, kClients);
   EXPECT_EQ(in_order, kClients) << "Restarting arrives before the connection closes";

@@ -1,0 +1,61 @@
+// The running admin API of a node: a gRPC server on a unix socket (and, on request, TCP with a
+// bearer token or mTLS) serving derpd.admin.v1.Admin, grpc.health.v1.Health (NOT_SERVING while
+// draining) and server reflection; plus the drain controller and the thread its timers run on.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "relay/admin/node_facts.h"
+#include "relay/server/drain_controller.h"
+#include "relay/server/server.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace derp::admin {
+
+class AdminService;
+
+struct AdminEndpointConfig {
+  std::string socket_path;                  // "" for no unix socket
+  std::string tcp_listen;                   // "host:port" (port 0 picks one); "" for none
+  std::string token;                        // bearer token for TCP callers ("" for none)
+  std::string tls_cert_file, tls_key_file;  // serve TCP over TLS
+  std::string tls_client_ca_file;           // and require client certificates signed by this CA
+};
+
+class AdminEndpoint {
+ public:
+  // Starts serving. Throws std::runtime_error with operator text: a TCP listener without a token
+  // or mTLS, a socket path in use by a live process, a folder that cannot be created, …
+  AdminEndpoint(AdminEndpointConfig config, server::Server& server, NodeFacts facts,
+                server::DrainHooks hooks);
+  ~AdminEndpoint();  // stops the gRPC server (open streams end with UNAVAILABLE)
+  AdminEndpoint(const AdminEndpoint&) = delete;
+  AdminEndpoint& operator=(const AdminEndpoint&) = delete;
+
+  // "unix:/run/derpd/admin.sock", "127.0.0.1:50051": what derpctl --admin takes.
+  const std::vector<std::string>& addresses() const { return addresses_; }
+  server::DrainController& drain() { return *drain_; }
+
+ private:
+  void set_health(bool serving);
+
+  AdminEndpointConfig config_;
+  boost::asio::io_context control_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread control_thread_;
+  std::unique_ptr<server::DrainController> drain_;
+  std::unique_ptr<AdminService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::vector<std::string> addresses_;
+};
+
+// Checks a TCP admin configuration before anything starts; throws std::runtime_error.
+void validate_tcp_auth(const AdminEndpointConfig& config);
+
+}  // namespace derp::admin

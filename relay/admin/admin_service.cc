@@ -1,0 +1,378 @@
+#include "relay/admin/admin_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+
+#include "relay/admin/client_query.h"
+#include "relay/admin/convert.h"
+#include "relay/server/admin_queries.h"
+
+namespace derp::admin {
+namespace {
+
+using grpc::Status;
+using grpc::StatusCode;
+using server::SessionSnapshot;
+
+constexpr auto kWorkerAnswerLimit = std::chrono::seconds(5);
+constexpr auto kStreamPoll = std::chrono::milliseconds(250);
+constexpr std::size_t kWatchQueueLimit = 10000;
+
+Status workers_too_slow() {
+  return {StatusCode::UNAVAILABLE,
+          "the relay workers did not answer within 5 s (overloaded?); try again"};
+}
+
+template <class T>
+std::optional<T> wait_for(std::future<T>& f) {
+  if (f.wait_for(kWorkerAnswerLimit) != std::future_status::ready) return std::nullopt;
+  return f.get();
+}
+
+// Snapshots of the given connections, each taken on its own worker.
+std::future<std::vector<SessionSnapshot>> snapshot_connections(
+    server::Server& srv, const std::vector<server::ConnRef>& refs) {
+  struct Gather {
+    std::mutex mu;
+    std::vector<SessionSnapshot> all;
+    std::size_t pending;
+    std::promise<std::vector<SessionSnapshot>> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->pending = refs.size();
+  auto result = g->done.get_future();
+  if (refs.empty()) g->done.set_value({});
+  for (const auto& ref : refs) {
+    srv.post(ref.worker, server::RunOnWorker{[g, &srv, ref] {
+               auto* s = srv.worker(ref.worker).find_session(ref.conn_id);
+               std::lock_guard lock(g->mu);
+               if (s && s->established()) g->all.push_back(s->snapshot());
+               if (--g->pending == 0) g->done.set_value(std::move(g->all));
+             }});
+  }
+  return result;
+}
+
+// How many connections on the node are mesh peers; counted on each worker, no snapshots.
+std::future<std::size_t> count_mesh_peers(server::Server& srv) {
+  struct Gather {
+    std::atomic<std::size_t> count{0};
+    std::atomic<std::size_t> pending;
+    std::promise<std::size_t> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->pending = srv.worker_count();
+  auto result = g->done.get_future();
+  for (std::size_t i = 0; i < srv.worker_count(); ++i) {
+    server::Worker& w = srv.worker(i);
+    w.post(server::RunOnWorker{[g, &w] {
+      std::size_t n = 0;
+      w.for_each_session([&](const server::ClientSession& s) { n += s.can_mesh() ? 1 : 0; });
+      g->count += n;
+      if (--g->pending == 0) g->done.set_value(g->count.load());
+    }});
+  }
+  return result;
+}
+
+ClientSort to_sort(pb::ClientSort s) {
+  switch (s) {
+    case pb::CLIENT_SORT_KEY:
+      return ClientSort::kKey;
+    case pb::CLIENT_SORT_REMOTE:
+      return ClientSort::kRemote;
+    case pb::CLIENT_SORT_BYTES:
+      return ClientSort::kBytes;
+    case pb::CLIENT_SORT_PACKETS:
+      return ClientSort::kPackets;
+    case pb::CLIENT_SORT_LAST_ACTIVITY:
+      return ClientSort::kLastActivity;
+    case pb::CLIENT_SORT_QUEUE_DEPTH:
+      return ClientSort::kQueueDepth;
+    default:
+      return ClientSort::kConnectedAt;
+  }
+}
+
+Status parse_key_field(const std::string& text, protocol::NodePublic& out) {
+  auto key = parse_client_key(text);
+  if (!key) {
+    return {StatusCode::INVALID_ARGUMENT,
+            "key \"" + text + "\": expected nodekey:<64 hex digits> (as `derpctl clients` shows)"};
+  }
+  out = *key;
+  return Status::OK;
+}
+
+// Local keys plus those reachable through a mesh sibling, once the registry counts them.
+template <class Stats>
+std::uint64_t known_keys(const Stats& s) {
+  if constexpr (requires { s.total_keys; }) {
+    return s.total_keys;
+  } else {
+    return s.local_keys;
+  }
+}
+
+Status not_found(const std::string& key) {
+  return {StatusCode::NOT_FOUND,
+          "no client " + key + " is connected to this node (it may be on a sibling)"};
+}
+
+}  // namespace
+
+AdminService::AdminService(server::Server& server, server::DrainController& drain, NodeFacts facts,
+                           AuthPolicy auth)
+    : server_(server),
+      drain_(drain),
+      facts_(std::move(facts)),
+      auth_(std::move(auth)),
+      shutting_down_(std::make_shared<std::atomic<bool>>(false)) {}
+
+void AdminService::shut_down() {
+  shutting_down_->store(true);
+}
+
+Status AdminService::GetNodeStatus(Ctx* ctx, const pb::GetNodeStatusRequest*, pb::NodeStatus* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  auto mesh_count = count_mesh_peers(server_);
+  auto now = std::chrono::system_clock::now();
+  out->set_version(facts_.version);
+  set_timestamp(*out->mutable_started_at(), server_.started_at());
+  set_duration(*out->mutable_uptime(), now - server_.started_at());
+  out->set_node_key(server_.public_key().to_text());
+  for (const auto& l : facts_.listeners) {
+    auto* pl = out->add_listeners();
+    pl->set_kind(l.kind);
+    pl->set_address(l.address);
+  }
+  if (facts_.cert) {
+    if (auto c = facts_.cert()) to_proto(*c, *out->mutable_tls());
+  }
+  out->set_workers(static_cast<std::uint32_t>(server_.worker_count()));
+  auto stats = server_.stats();
+  out->set_clients(
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, stats.current_connections)));
+  out->set_home_clients(
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, stats.current_home_connections)));
+  out->set_known_keys(known_keys(stats.registry));
+  out->set_packets_received(stats.packets_received);
+  out->set_bytes_received(stats.bytes_received);
+  out->set_packets_sent(stats.packets_sent);
+  out->set_bytes_sent(stats.bytes_sent);
+  std::uint64_t dropped = 0;
+  for (const auto& by_kind : stats.packets_dropped) dropped += by_kind[0] + by_kind[1];
+  out->set_packets_dropped(dropped);
+  auto progress = drain_.progress();
+  to_proto(progress, *out->mutable_drain());
+  out->set_serving(progress.state == server::DrainState::kServing);
+  auto mesh = wait_for(mesh_count);
+  if (!mesh) return workers_too_slow();
+  out->set_mesh_peers(*mesh);
+  return Status::OK;
+}
+
+Status AdminService::ListClients(Ctx* ctx, const pb::ListClientsRequest* req,
+                                 pb::ListClientsResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  ClientQuery q;
+  q.key_prefix = req->key_prefix();
+  q.remote_ip = req->remote_ip();
+  q.sort = to_sort(req->sort());
+  q.descending = req->descending();
+  q.page_size = req->page_size();
+  q.page_token = req->page_token();
+  q.mesh_peers_only = req->mesh_peers_only();
+  auto future = server::collect_sessions(server_);
+  auto all = wait_for(future);
+  if (!all) return workers_too_slow();
+  ClientPage page;
+  try {
+    page = select_clients(std::move(*all), q);
+  } catch (const BadQuery& e) {
+    return {StatusCode::INVALID_ARGUMENT, e.what()};
+  }
+  out->mutable_clients()->Reserve(static_cast<int>(page.clients.size()));
+  for (const auto& c : page.clients) to_proto(c, *out->add_clients());
+  out->set_next_page_token(page.next_page_token);
+  out->set_total_matching(page.total_matching);
+  return Status::OK;
+}
+
+Status AdminService::GetClient(Ctx* ctx, const pb::GetClientRequest* req,
+                               pb::GetClientResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  protocol::NodePublic key;
+  if (auto s = parse_key_field(req->key(), key); !s.ok()) return s;
+  auto refs = server_.registry().connections_of(key);
+  auto future = snapshot_connections(server_, refs);
+  auto snaps = wait_for(future);
+  if (!snaps) return workers_too_slow();
+  if (snaps->empty()) return not_found(key.to_text());
+  std::sort(snaps->begin(), snaps->end(),
+            [](const auto& a, const auto& b) { return a.conn_id < b.conn_id; });
+  for (const auto& c : *snaps) to_proto(c, *out->add_connections());
+  return Status::OK;
+}
+
+Status AdminService::CloseClient(Ctx* ctx, const pb::CloseClientRequest* req,
+                                 pb::CloseClientResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  protocol::NodePublic key;
+  if (auto s = parse_key_field(req->key(), key); !s.ok()) return s;
+  std::string reason =
+      req->reason().empty() ? "closed by admin" : "closed by admin: " + req->reason();
+  auto n = server::close_client(server_, key, reason);
+  if (n == 0) return not_found(key.to_text());
+  spdlog::info("admin: closing {} connection(s) of {} ({})", n, key.to_text(), reason);
+  out->set_closed(static_cast<std::uint32_t>(n));
+  return Status::OK;
+}
+
+Status AdminService::WatchClients(Ctx* ctx, const pb::WatchClientsRequest*,
+                                  grpc::ServerWriter<pb::ClientEvent>* writer) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<pb::ClientEvent> events;
+    std::size_t dropped = 0;
+  };
+  auto q = std::make_shared<Queue>();
+  auto id = server_.events().subscribe([q](const server::ClientEvent& e) {
+    pb::ClientEvent m;
+    to_proto(e, std::chrono::system_clock::now(), m);
+    std::lock_guard lock(q->mu);
+    if (q->events.size() >= kWatchQueueLimit) {
+      ++q->dropped;
+      return;
+    }
+    q->events.push_back(std::move(m));
+    q->cv.notify_one();
+  });
+  // Headers go out at once, so the caller knows the watch is in place before any event.
+  writer->SendInitialMetadata();
+  Status result = Status::OK;
+  for (;;) {
+    std::deque<pb::ClientEvent> batch;
+    std::size_t dropped = 0;
+    {
+      std::unique_lock lock(q->mu);
+      q->cv.wait_for(lock, kStreamPoll, [&] { return !q->events.empty() || q->dropped > 0; });
+      batch.swap(q->events);
+      dropped = q->dropped;
+    }
+    bool ok = true;
+    for (const auto& e : batch) {
+      if (!writer->Write(e)) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok || ctx->IsCancelled()) break;
+    if (dropped > 0) {
+      result = {StatusCode::RESOURCE_EXHAUSTED, "this watcher fell " +
+                                                    std::to_string(kWatchQueueLimit) +
+                                                    " events behind and missed some; watch again"};
+      break;
+    }
+    if (shutting_down_->load()) {
+      result = {StatusCode::UNAVAILABLE, "derpd is shutting down"};
+      break;
+    }
+  }
+  server_.events().unsubscribe(id);
+  return result;
+}
+
+Status AdminService::GetMesh(Ctx* ctx, const pb::GetMeshRequest*, pb::GetMeshResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (facts_.mesh) {
+    for (const auto& link : facts_.mesh()) to_proto(link, *out->add_links());
+  }
+  return Status::OK;
+}
+
+Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,
+                           grpc::ServerWriter<pb::DrainProgress>* writer) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  server::DrainOptions o;
+  if (req->has_deadline()) o.deadline = to_millis(req->deadline());
+  if (req->has_interval()) o.interval = to_millis(req->interval());
+  if (o.deadline.count() < 0 || o.interval.count() < 0) {
+    return {StatusCode::INVALID_ARGUMENT, "deadline and interval must not be negative"};
+  }
+  if (o.deadline.count() == 0) o.deadline = std::chrono::minutes(5);
+  if (o.interval.count() == 0) o.interval = std::chrono::seconds(1);
+  if (o.deadline > std::chrono::hours(24)) {
+    return {StatusCode::INVALID_ARGUMENT, "deadline longer than 24h; drains should take minutes"};
+  }
+  if (o.interval > o.deadline) {
+    return {StatusCode::INVALID_ARGUMENT,
+            "interval is longer than the deadline: no batch would run before everyone is closed"};
+  }
+  o.batch_size = req->batch_size();
+  o.send_restarting = !req->has_send_restarting() || req->send_restarting();
+  o.stop_stun = req->stop_stun();
+
+  struct Slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<server::DrainProgress> latest;
+  };
+  auto slot = std::make_shared<Slot>();
+  auto id = drain_.subscribe([slot](const server::DrainProgress& p) {
+    std::lock_guard lock(slot->mu);
+    slot->latest = p;
+    slot->cv.notify_one();
+  });
+  if (drain_.drain(o)) {
+    spdlog::info(
+        "admin: draining (deadline {} ms, batch {}, interval {} ms, restarting {}, stop "
+        "STUN {})",
+        o.deadline.count(), o.batch_size, o.interval.count(), o.send_restarting, o.stop_stun);
+  }
+  auto current = drain_.progress();
+  Status result = Status::OK;
+  for (;;) {
+    pb::DrainProgress msg;
+    to_proto(current, *msg.mutable_status());
+    msg.set_message(current.describe());
+    if (!writer->Write(msg)) break;
+    if (current.state == server::DrainState::kDrained) break;
+    if (current.state == server::DrainState::kServing) {
+      result = {StatusCode::ABORTED, "the drain was cancelled by Undrain"};
+      break;
+    }
+    std::optional<server::DrainProgress> next;
+    while (!next) {
+      if (ctx->IsCancelled() || shutting_down_->load()) break;
+      std::unique_lock lock(slot->mu);
+      slot->cv.wait_for(lock, kStreamPoll, [&] { return slot->latest.has_value(); });
+      next.swap(slot->latest);
+    }
+    if (!next) {
+      if (shutting_down_->load()) result = {StatusCode::UNAVAILABLE, "derpd is shutting down"};
+      break;
+    }
+    current = *next;
+  }
+  drain_.unsubscribe(id);
+  return result;
+}
+
+Status AdminService::Undrain(Ctx* ctx, const pb::UndrainRequest*, pb::UndrainResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (!drain_.undrain()) {
+    return {StatusCode::FAILED_PRECONDITION, "the node is serving; there is no drain to undo"};
+  }
+  spdlog::info("admin: undrained, serving again");
+  to_proto(drain_.progress(), *out->mutable_status());
+  return Status::OK;
+}
+
+}  // namespace derp::admin

@@ -1,0 +1,136 @@
+#include "relay/admin/convert.h"
+
+namespace derp::admin {
+
+void set_timestamp(google::protobuf::Timestamp& out, std::chrono::system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  auto secs = ns / 1'000'000'000;
+  auto rem = ns % 1'000'000'000;
+  if (rem < 0) {
+    rem += 1'000'000'000;
+    --secs;
+  }
+  out.set_seconds(secs);
+  out.set_nanos(static_cast<std::int32_t>(rem));
+}
+
+void set_duration(google::protobuf::Duration& out, std::chrono::nanoseconds d) {
+  out.set_seconds(d.count() / 1'000'000'000);
+  out.set_nanos(static_cast<std::int32_t>(d.count() % 1'000'000'000));
+}
+
+std::chrono::milliseconds to_millis(const google::protobuf::Duration& d) {
+  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1'000'000);
+}
+
+namespace {
+pb::Transport to_proto(server::TransportKind k) {
+  switch (k) {
+    case server::TransportKind::kPlainHttp:
+      return pb::TRANSPORT_HTTP;
+    case server::TransportKind::kTls:
+      return pb::TRANSPORT_TLS;
+    case server::TransportKind::kWebSocket:
+      return pb::TRANSPORT_WEBSOCKET;
+  }
+  return pb::TRANSPORT_UNSPECIFIED;
+}
+}  // namespace
+
+void to_proto(const server::SessionSnapshot& s, pb::Client& out) {
+  out.set_key(s.key.to_text());
+  out.set_conn_id(s.conn_id);
+  out.set_remote_addr(s.info.remote_text);
+  out.set_transport(to_proto(s.info.transport));
+  set_timestamp(*out.mutable_connected_at(), s.connected_at);
+  out.set_home(s.preferred);
+  out.set_prober(s.is_prober);
+  out.set_mesh_peer(s.can_mesh);
+  out.set_duplicate(s.duplicate);
+  out.set_watcher(s.watcher);
+  out.set_not_ideal(s.info.not_ideal);
+  out.set_packets_in(s.packets_in);
+  out.set_bytes_in(s.bytes_in);
+  out.set_packets_out(s.packets_out);
+  out.set_bytes_out(s.bytes_out);
+  out.set_drops(s.drops);
+  out.set_queue_depth(s.queue_depth);
+  set_timestamp(*out.mutable_last_activity(), s.last_activity);
+}
+
+void to_proto(const server::ClientEvent& e, std::chrono::system_clock::time_point when,
+              pb::ClientEvent& out) {
+  switch (e.kind) {
+    case server::ClientEvent::Kind::kConnected:
+      out.set_kind(pb::ClientEvent::KIND_CONNECTED);
+      break;
+    case server::ClientEvent::Kind::kDisconnected:
+      out.set_kind(pb::ClientEvent::KIND_DISCONNECTED);
+      break;
+    case server::ClientEvent::Kind::kHomeChanged:
+      out.set_kind(pb::ClientEvent::KIND_HOME_CHANGED);
+      break;
+  }
+  set_timestamp(*out.mutable_time(), when);
+  out.set_key(e.key.to_text());
+  out.set_conn_id(e.conn_id);
+  out.set_remote_addr(e.remote);
+  out.set_home(e.preferred);
+  out.set_reason(e.reason);
+}
+
+pb::DrainState to_proto(server::DrainState s) {
+  switch (s) {
+    case server::DrainState::kServing:
+      return pb::DRAIN_STATE_SERVING;
+    case server::DrainState::kDraining:
+      return pb::DRAIN_STATE_DRAINING;
+    case server::DrainState::kDrained:
+      return pb::DRAIN_STATE_DRAINED;
+  }
+  return pb::DRAIN_STATE_UNSPECIFIED;
+}
+
+void to_proto(const server::DrainProgress& p, pb::DrainStatus& out) {
+  out.set_state(to_proto(p.state));
+  set_timestamp(*out.mutable_since(), p.since);
+  if (p.state != server::DrainState::kServing) {
+    set_timestamp(*out.mutable_deadline(), p.deadline);
+    out.set_closed(p.closed);
+  }
+  out.set_remaining(p.remaining);
+  out.set_remaining_mesh(p.remaining_mesh);
+  out.set_stun_stopped(p.stun_stopped);
+}
+
+void to_proto(const MeshLinkHealthData& m, pb::MeshLinkHealth& out) {
+  out.set_peer(m.peer);
+  out.set_state(m.state);
+  set_timestamp(*out.mutable_since(), m.since);
+  out.set_reconnects(m.reconnects);
+  out.set_last_error(m.last_error);
+  out.set_peer_present_count(m.peer_present_count);
+  out.set_packets_out(m.packets_out);
+  out.set_bytes_out(m.bytes_out);
+  out.set_packets_in(m.packets_in);
+  out.set_bytes_in(m.bytes_in);
+}
+
+void to_proto(const CertSummary& c, pb::TlsCertificate& out) {
+  out.set_subject(c.subject);
+  for (const auto& s : c.sans) out.add_sans(s);
+  out.mutable_not_before()->set_seconds(c.not_before);
+  out.mutable_not_after()->set_seconds(c.not_after);
+  out.set_sha256(c.sha256_hex);
+  out.set_path(c.path);
+}
+
+std::optional<protocol::NodePublic> parse_client_key(std::string_view text) {
+  if (text.size() == 64) {
+    if (auto bytes = protocol::parse_hex32(text)) return protocol::NodePublic{*bytes};
+    return std::nullopt;
+  }
+  return protocol::parse_node_public(text);
+}
+
+}  // namespace derp::admin

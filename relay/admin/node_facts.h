@@ -1,0 +1,47 @@
+// What the admin service reports about a node beyond the relay core, as plain data and providers
+// that the node's wiring fills in. Nothing here depends on gRPC, HTTP, TLS or the mesh, so those
+// modules never need to include the admin API.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace derp::admin {
+
+struct MeshLinkHealthData {
+  std::string peer;   // the sibling's host name or URL
+  std::string state;  // "up", "connecting", "down", …
+  std::chrono::system_clock::time_point since;
+  std::uint64_t reconnects = 0;
+  std::string last_error;
+  std::uint64_t peer_present_count = 0;
+  std::uint64_t packets_out = 0, bytes_out = 0, packets_in = 0, bytes_in = 0;
+};
+using MeshHealthProvider = std::function<std::vector<MeshLinkHealthData>()>;
+
+struct CertSummary {
+  std::string path;
+  std::string subject;
+  std::vector<std::string> sans;
+  std::int64_t not_before = 0;  // Unix seconds
+  std::int64_t not_after = 0;
+  std::string sha256_hex;
+};
+
+struct ListenerInfo {
+  std::string kind;  // "derp", "http", "stun", "admin"
+  std::string address;
+};
+
+struct NodeFacts {
+  std::string version;
+  std::vector<ListenerInfo> listeners;
+  std::function<std::optional<CertSummary>()> cert;  // empty or nullopt: plain HTTP
+  MeshHealthProvider mesh;                           // empty: no mesh
+};
+
+}  // namespace derp::admin

@@ -1,0 +1,48 @@
+# Tests of the admin API (relay/admin, the drain controller) and derpctl. Included from
+# tests/CMakeLists.txt with include(admin.cmake OPTIONAL).
+if(NOT TARGET derp_admin)
+  return()
+endif()
+
+derp_unit_test(admin_unit_test
+  SOURCES unit/admin/client_query_test.cc unit/admin/convert_test.cc unit/admin/auth_test.cc
+          unit/admin/drain_controller_test.cc
+  DEPS derp_admin)
+
+# grpc.reflection.v1alpha and grpc.health.v1 clients generated from Debian's grpc-proto, for tests
+# that must not know our own API.
+set(GRPC_STD_PROTO_ROOT /usr/share/grpc-proto)
+if(EXISTS ${GRPC_STD_PROTO_ROOT}/grpc/reflection/v1alpha/reflection.proto AND TARGET derpctl)
+  set(std_out ${CMAKE_CURRENT_BINARY_DIR}/grpc_std_gen)
+  file(MAKE_DIRECTORY ${std_out})
+  set(std_gen)
+  foreach(rel grpc/reflection/v1alpha/reflection grpc/health/v1/health)
+    set(gen ${std_out}/${rel}.pb.cc ${std_out}/${rel}.pb.h ${std_out}/${rel}.grpc.pb.cc
+            ${std_out}/${rel}.grpc.pb.h)
+    add_custom_command(
+      OUTPUT ${gen}
+      COMMAND protobuf::protoc --proto_path=${GRPC_STD_PROTO_ROOT} --cpp_out=${std_out}
+              --grpc_out=${std_out}
+              --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
+              ${GRPC_STD_PROTO_ROOT}/${rel}.proto
+      DEPENDS ${GRPC_STD_PROTO_ROOT}/${rel}.proto)
+    list(APPEND std_gen ${gen})
+  endforeach()
+  add_library(derp_grpc_std_protos STATIC ${std_gen})
+  target_compile_options(derp_grpc_std_protos PRIVATE -w)
+  target_include_directories(derp_grpc_std_protos SYSTEM PUBLIC ${std_out})
+  target_link_libraries(derp_grpc_std_protos PUBLIC gRPC::grpc++ protobuf::libprotobuf)
+
+  if(TARGET derpd)
+    if(NOT TARGET derp_test_support)
+      add_library(derp_test_support STATIC support/derpd_process.cc)
+      target_link_libraries(derp_test_support PUBLIC derp_client derp_tls)
+    endif()
+    derp_unit_test(admin_integration_test
+      SOURCES integration/admin/derpctl_test.cc integration/admin/auth_test.cc
+              integration/admin/reflection_test.cc integration/admin/drain_test.cc
+      DEPS derp_test_support derp_grpc_std_protos derp_admin_proto nlohmann_json::nlohmann_json
+      LABELS integration)
+    add_dependencies(admin_integration_test derpd derpctl)
+  endif()
+endif()

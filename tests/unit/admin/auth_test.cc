@@ -1,0 +1,54 @@
+// The admin API's token handling.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "relay/admin/admin_endpoint.h"
+#include "relay/admin/auth.h"
+
+namespace derp::admin {
+namespace {
+
+TEST(AdminAuth, TokenComparison) {
+  EXPECT_TRUE(token_matches("0123456789abcdef", "0123456789abcdef"));
+  EXPECT_FALSE(token_matches("0123456789abcdeF", "0123456789abcdef"));
+  EXPECT_FALSE(token_matches("0123456789abcdef0", "0123456789abcdef"));
+  EXPECT_FALSE(token_matches("", "0123456789abcdef"));
+}
+
+TEST(AdminAuth, TokenFileRules) {
+  std::string path = ::testing::TempDir() + "/admin-token";
+  { std::ofstream(path) << "  0123456789abcdef0123  \nsecond line ignored\n"; }
+  EXPECT_EQ(read_token_file(path), "0123456789abcdef0123");
+  { std::ofstream(path) << "short\n"; }
+  try {
+    read_token_file(path);
+    FAIL() << "a short token must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 16"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("short"), std::string::npos) << "never echo the token";
+  }
+  EXPECT_THROW(read_token_file(path + ".missing"), std::runtime_error);
+}
+
+TEST(AdminAuth, TcpWithoutTokenOrMtlsIsRefused) {
+  AdminEndpointConfig c;
+  c.tcp_listen = "127.0.0.1:0";
+  try {
+    validate_tcp_auth(c);
+    FAIL() << "TCP without authentication must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--admin-token-file"), std::string::npos);
+  }
+  c.token = "0123456789abcdef";
+  EXPECT_NO_THROW(validate_tcp_auth(c));
+  c.token.clear();
+  c.tls_client_ca_file = "ca.pem";
+  EXPECT_THROW(validate_tcp_auth(c), std::runtime_error);  // mTLS needs a cert and key too
+  c.tls_cert_file = "cert.pem";
+  c.tls_key_file = "key.pem";
+  EXPECT_NO_THROW(validate_tcp_auth(c));
+}
+
+}  // namespace
+}  // namespace derp::admin
