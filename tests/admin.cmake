@@ -46,3 +46,14 @@ if(EXISTS ${GRPC_STD_PROTO_ROOT}/grpc/reflection/v1alpha/reflection.proto AND TA
     add_dependencies(admin_integration_test derpd derpctl)
   endif()
 endif()
+derp_fuzzer(admin_request_fuzz SOURCE fuzz/admin_request_fuzz.cc DEPS derp_admin)
+
+# Draining one node of a 3-node region with 300 roaming clients and a split pair (issue 5;
+# docs/admin.md, "Draining a node of a region"). Prints and records the pair's loss.
+if(TARGET derp_grpc_std_protos AND TARGET derp_test_support AND TARGET derpd)
+  derp_unit_test(region_drain_test
+    SOURCES integration/admin/region_drain_test.cc
+    DEPS derp_test_support derp_grpc_std_protos nlohmann_json::nlohmann_json
+    LABELS integration)
+  add_dependencies(region_drain_test derpd derpctl)
+endif()

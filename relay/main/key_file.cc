@@ -54,6 +54,18 @@ protocol::NodePrivate load_or_create_key_file(const std::filesystem::path& path)
     return key;
   }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto key = parse_key_file_text(text, path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    spdlog::warn("key file {} is readable by group or others (mode {:o}); chmod 600 it",
+                 path.string(), st.st_mode & 0777);
+  }
+  return key;
+}
+
+protocol::NodePrivate parse_key_file_text(std::string_view text,
+                                          const std::filesystem::path& path) {
+  if (text.size() > 64 * 1024) fail(path, "too large to be a key file");
   auto doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) fail(path, "not a JSON object");
   auto it = doc.find("PrivateKey");
@@ -62,11 +74,6 @@ protocol::NodePrivate load_or_create_key_file(const std::filesystem::path& path)
   }
   auto key = protocol::parse_node_private(it->get<std::string>());
   if (!key) fail(path, "\"PrivateKey\" must be \"privkey:\" followed by 64 hex digits");
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    spdlog::warn("key file {} is readable by group or others (mode {:o}); chmod 600 it",
-                 path.string(), st.st_mode & 0777);
-  }
   return *key;
 }
 

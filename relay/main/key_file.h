@@ -11,5 +11,7 @@ namespace derp::main {
 // Throws std::runtime_error naming the file and what is wrong with it.
 protocol::NodePrivate load_or_create_key_file(const std::filesystem::path& path);
 std::string key_file_text(const protocol::NodePrivate& key);
+// Parses the file's text. Throws std::runtime_error naming `path` and what is wrong.
+protocol::NodePrivate parse_key_file_text(std::string_view text, const std::filesystem::path& path);
 
 }  // namespace derp::main
