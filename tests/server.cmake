@@ -3,3 +3,4 @@ derp_unit_test(server_test
   DEPS derp_server)
 derp_fuzzer(session_fuzz SOURCE fuzz/session_fuzz.cc DEPS derp_server)
 derp_fuzzer(http_request_fuzz SOURCE fuzz/http_request_fuzz.cc DEPS derp_http)
+derp_fuzzer(websocket_fuzz SOURCE fuzz/websocket_fuzz.cc DEPS Boost::boost Threads::Threads)
