@@ -8,6 +8,8 @@ scripts/install-deps.sh
 
 jobs=$(nproc)
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+# Paths relative to the checkout, so a fresh clone elsewhere (as CI makes) still hits the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 export CTEST_OUTPUT_ON_FAILURE=1
 
 echo "== normal build (gcc, RelWithDebInfo)"
