@@ -24,6 +24,9 @@ struct StepOrder {
   bool send_restarting = true;
   std::chrono::milliseconds jitter{0};
   std::chrono::milliseconds try_for{0};
+  // Beyond a client's reconnect hint before a batch may close it: its own timer started when the
+  // frame arrived, a little after ours.
+  std::chrono::milliseconds grace{0};
 };
 
 constexpr std::string_view kCloseReason = "node draining";
@@ -32,8 +35,14 @@ constexpr std::string_view kCloseReason = "node draining";
 
 struct DrainController::Shared {
   struct PerWorker {
-    // Touched only on the worker's own thread: conn_id → the step that sent it Restarting.
-    std::unordered_map<std::uint64_t, std::uint64_t> notified;
+    // Touched only on the worker's own thread: conn_id → when it was sent Restarting and the
+    // earliest time it may be closed: its own reconnect hint, plus one interval of grace. A
+    // client that follows the hint leaves by itself, without a gap; batches close the rest.
+    struct Notice {
+      std::uint64_t step;
+      std::chrono::steady_clock::time_point close_after;
+    };
+    std::unordered_map<std::uint64_t, Notice> notified;
     // Written by the worker after each step, read by the controller.
     std::atomic<std::size_t> open_clients{0};
     std::atomic<std::size_t> open_mesh{0};
@@ -56,7 +65,8 @@ void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order
     if (!s.closing()) ids.push_back(s.conn_id());
   });
 
-  std::unordered_map<std::uint64_t, std::uint64_t> still_notified;
+  const auto now = std::chrono::steady_clock::now();
+  std::unordered_map<std::uint64_t, DrainController::Shared::PerWorker::Notice> still_notified;
   std::vector<ClientSession*> told, fresh, mesh;
   for (auto id : ids) {
     ClientSession* s = w.find_session(id);
@@ -64,7 +74,7 @@ void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order
     bool was_told = false;
     if (auto it = mine.notified.find(id); it != mine.notified.end()) {
       still_notified.emplace(id, it->second);
-      was_told = it->second < order.step;
+      was_told = it->second.step < order.step && now >= it->second.close_after;
     } else if (order.send_restarting && s->established() && !s->can_mesh()) {
       // Mesh peers are not told: they stay until the end, and a sibling that redialled early
       // would only be refused.
@@ -74,7 +84,10 @@ void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order
               : 0;
       s->queue_restarting({static_cast<std::uint32_t>(reconnect),
                            static_cast<std::uint32_t>(order.try_for.count())});
-      still_notified.emplace(id, order.step);
+      still_notified.emplace(
+          id, DrainController::Shared::PerWorker::Notice{
+                  order.step, now + std::chrono::milliseconds(reconnect) +
+                                  (reconnect > 0 ? order.grace : std::chrono::milliseconds(0))});
     } else {
       was_told = true;  // nothing to tell (no Restarting wanted, or still in the handshake)
     }
@@ -258,6 +271,7 @@ void DrainController::step() {
       order.send_restarting = options_.send_restarting;
       order.jitter = options_.reconnect_jitter;
       order.try_for = options_.try_for;
+      order.grace = options_.interval;
       std::size_t batch = 0;
       if (now >= steady_deadline_) {
         deadline_passed_ = true;

@@ -706,12 +706,9 @@ TEST_F(RegionDrain, ThreeHundredClientsMoveToSiblingsWhileASplitPairKeepsTalking
   std::fflush(stdout);
 }
 
-// Marked: fails with the current drain controller, which closes a client at the next batch
-// whatever reconnect_in its Restarting said. With --batch 50 --interval 200ms most clients are
-// closed long before their hint (0-5 s) elapses, and a client that honours the hint is then
-// without a connection until it does: that is the pair's gap in the test above. Enable once a
-// client is closed no earlier than its own hint (docs/admin.md, "Draining a node of a region").
-TEST_F(RegionDrain, DISABLED_NoClientIsClosedBeforeItsReconnectHint) {
+// A client that follows its Restarting hint leaves by itself: the drain closes no client before
+// its own reconnect_in has passed (plus one interval), so honouring the hint never leaves a gap.
+TEST_F(RegionDrain, NoClientIsClosedBeforeItsReconnectHint) {
   constexpr int kClients = 50;
   std::vector<Roamer*> crowd;
   for (int i = 0; i < kClients; ++i) crowd.push_back(&add_roamer(kDrained));

@@ -94,6 +94,7 @@ TEST_F(DrainFixture, RestartingFirstThenBatchesThenMeshPeersLast) {
   ASSERT_TRUE(mesh.session->can_mesh());
 
   DrainOptions o;
+  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 10;
   o.interval = std::chrono::milliseconds(100);
   o.deadline = std::chrono::minutes(1);
@@ -141,6 +142,7 @@ TEST_F(DrainFixture, DeadlineClosesEveryoneAtOnce) {
   for (int i = 0; i < 5; ++i) connect();
   connect(true);
   DrainOptions o;
+  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 1;
   o.deadline = std::chrono::milliseconds(1);
   o.interval = std::chrono::milliseconds(1);
@@ -156,6 +158,7 @@ TEST_F(DrainFixture, DeadlineClosesEveryoneAtOnce) {
 TEST_F(DrainFixture, AutomaticBatchSpreadsClientsOverTheDeadline) {
   for (int i = 0; i < 40; ++i) connect();
   DrainOptions o;  // batch 0: automatic
+  o.reconnect_jitter = std::chrono::milliseconds(0);
   o.deadline = std::chrono::seconds(10);
   o.interval = std::chrono::seconds(1);
   ASSERT_TRUE(controller->drain(o));
@@ -164,6 +167,19 @@ TEST_F(DrainFixture, AutomaticBatchSpreadsClientsOverTheDeadline) {
   // 40 clients over ~9 steps (one kept for mesh peers): 5 per step.
   EXPECT_GE(closed_count(), 4u);
   EXPECT_LE(closed_count(), 6u);
+}
+
+TEST_F(DrainFixture, NoClientIsClosedBeforeItsReconnectHint) {
+  for (int i = 0; i < 10; ++i) connect();
+  DrainOptions o;
+  o.batch_size = 10;
+  o.reconnect_jitter = std::chrono::hours(1);  // every hint lies far beyond this test
+  o.deadline = std::chrono::hours(2);
+  ASSERT_TRUE(controller->drain(o));
+  tick();
+  tick();
+  tick();
+  EXPECT_EQ(closed_count(), 0u) << "clients were closed before the time their Restarting named";
 }
 
 TEST_F(DrainFixture, NoClientsMeansDrainedAtOnce) {
@@ -175,6 +191,7 @@ TEST_F(DrainFixture, NoClientsMeansDrainedAtOnce) {
 TEST_F(DrainFixture, UndrainMidwayStopsClosing) {
   for (int i = 0; i < 10; ++i) connect();
   DrainOptions o;
+  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 2;
   ASSERT_TRUE(controller->drain(o));
   tick();
@@ -191,6 +208,7 @@ TEST_F(DrainFixture, UndrainMidwayStopsClosing) {
 TEST_F(DrainFixture, WithoutRestartingClientsCloseFromTheFirstBatch) {
   for (int i = 0; i < 3; ++i) connect();
   DrainOptions o;
+  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 3;
   o.send_restarting = false;
   ASSERT_TRUE(controller->drain(o));
