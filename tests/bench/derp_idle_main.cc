@@ -160,7 +160,8 @@ asio::awaitable<void> derp_handshake(Stream& s, const Shared& sh, const proto::N
         continue;
       }
       if (!seen.starts_with("HTTP/1.1 101"))
-        throw std::runtime_error("upgrade refused: " + std::string(seen.substr(0, seen.find('\r'))));
+        throw std::runtime_error("upgrade refused: " +
+                                 std::string(seen.substr(0, seen.find('\r'))));
       in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(end + 4));
       break;
     }
@@ -188,7 +189,8 @@ asio::awaitable<void> open_one(Thread& t, Shared& sh, std::size_t i) {
   sock.open(tcp::v4());
   int one = 1;
   ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  const tcp::endpoint src(asio::ip::address_v4(0x7f000001u + static_cast<std::uint32_t>(i % sh.sources)), 0);
+  const tcp::endpoint src(
+      asio::ip::address_v4(0x7f000001u + static_cast<std::uint32_t>(i % sh.sources)), 0);
   sock.bind(src);
   co_await sock.async_connect(sh.dst, asio::use_awaitable);
   sock.set_option(tcp::no_delay(true));
@@ -267,7 +269,8 @@ int main(int argc, char** argv) {
   f.flag("json", &json);
   f.parse(argc, argv);
   if (spawn == (urls.size() == 1)) f.fail("give either --url URL (one) or --spawn");
-  if (!spawn && (plain || !derpd_flags.empty())) f.fail("--plain and --derpd-flags go with --spawn");
+  if (!spawn && (plain || !derpd_flags.empty()))
+    f.fail("--plain and --derpd-flags go with --spawn");
 
   // Our fds, and derpd's when we start it (it inherits the limit).
   const auto want_fds = static_cast<std::uint64_t>(conns) + 1024;
@@ -276,7 +279,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "derp-idle: RLIMIT_NOFILE is %llu, %llu needed (raising the hard limit needs "
                  "CAP_SYS_RESOURCE; derpd needs as many)\n",
-                 static_cast<unsigned long long>(got_fds), static_cast<unsigned long long>(want_fds));
+                 static_cast<unsigned long long>(got_fds),
+                 static_cast<unsigned long long>(want_fds));
     return 1;
   }
   std::unique_ptr<SpawnedDerpd> server;
@@ -327,8 +331,11 @@ int main(int argc, char** argv) {
                            : static_cast<std::uint32_t>((conns + 19999) / 20000);
 
   nlohmann::json out;
-  out["config"] = {{"url", url},     {"conns", conns},     {"tls", sh.tls},
-                   {"sources", sh.sources}, {"concurrency", concurrency}};
+  out["config"] = {{"url", url},
+                   {"conns", conns},
+                   {"tls", sh.tls},
+                   {"sources", sh.sources},
+                   {"concurrency", concurrency}};
   auto active_check = [&](const char* label) {
     if (active_pairs <= 0) return;
     LoadOptions lo;
@@ -343,9 +350,10 @@ int main(int argc, char** argv) {
     lo.quiet = true;
     LoadResult r = run_load(lo);
     out[label] = r.to_json();
-    std::fprintf(stderr, "derp-idle: %s: %.0f pkt/s delivered, %.2f µs server CPU/packet, p99 %.0f µs%s%s\n",
-                 label, r.delivered_pps, r.server_cpu_us_per_packet, r.p99_us,
-                 r.error.empty() ? "" : ", error: ", r.error.c_str());
+    std::fprintf(
+        stderr, "derp-idle: %s: %.0f pkt/s delivered, %.2f µs server CPU/packet, p99 %.0f µs%s%s\n",
+        label, r.delivered_pps, r.server_cpu_us_per_packet, r.p99_us,
+        r.error.empty() ? "" : ", error: ", r.error.c_str());
   };
 
   // 1. Relaying before: also warms derpd's pools, so that they are in the baseline RSS.
@@ -357,7 +365,8 @@ int main(int argc, char** argv) {
     return v ? *v : -1;
   };
   const long rss0 = rss_of(server_pid);
-  const auto cpu0 = server_pid > 0 ? process_cpu_seconds(static_cast<pid_t>(server_pid)) : std::nullopt;
+  const auto cpu0 =
+      server_pid > 0 ? process_cpu_seconds(static_cast<pid_t>(server_pid)) : std::nullopt;
   const double self0 = self_cpu_seconds();
 
   // 2. Open the idle connections.
@@ -396,7 +405,8 @@ int main(int argc, char** argv) {
     }
   }
   const double open_s = static_cast<double>(now_ns() - t0) / 1e9;
-  const auto cpu1 = server_pid > 0 ? process_cpu_seconds(static_cast<pid_t>(server_pid)) : std::nullopt;
+  const auto cpu1 =
+      server_pid > 0 ? process_cpu_seconds(static_cast<pid_t>(server_pid)) : std::nullopt;
   const double self1 = self_cpu_seconds();
   // The openers have returned (or are abandoned when stalled); the idle sockets stay open.
   if (stalled || sh.failed.load() > 100)
@@ -454,9 +464,10 @@ int main(int argc, char** argv) {
   } else {
     std::printf("derp-idle: %zu idle %s connections (%u source addresses), %zu failed\n", open,
                 sh.tls ? "TLS" : "plain", sh.sources, sh.failed.load());
-    std::printf("  handshakes %.0f /s (%.1f s; latency p50 %.1f ms, p99 %.1f ms), concurrency %lld x %d\n",
-                out["handshakes_per_s"].get<double>(), open_s, latency.quantile(0.5) / 1e6,
-                latency.quantile(0.99) / 1e6, concurrency, nthreads);
+    std::printf(
+        "  handshakes %.0f /s (%.1f s; latency p50 %.1f ms, p99 %.1f ms), concurrency %lld x %d\n",
+        out["handshakes_per_s"].get<double>(), open_s, latency.quantile(0.5) / 1e6,
+        latency.quantile(0.99) / 1e6, concurrency, nthreads);
     if (out.contains("server_cpu_ms_per_handshake"))
       std::printf("  server CPU %.3f ms per handshake; client CPU %.3f ms per handshake\n",
                   out["server_cpu_ms_per_handshake"].get<double>(),
@@ -472,11 +483,13 @@ int main(int argc, char** argv) {
     for (const char* label : {"active_before", "active_with_idle"}) {
       if (!out.contains(label)) continue;
       const auto& a = out[label];
-      std::printf("  %-16s %d pairs window 16: %.0f pkt/s delivered, p99 %.0f µs, server %.2f µs CPU/pkt%s\n",
-                  label, static_cast<int>(active_pairs), a["delivered_pps"].get<double>(),
-                  a["latency_us"]["p99"].get<double>(),
-                  a.contains("server") ? a["server"]["cpu_us_per_delivered_packet"].get<double>() : -1.0,
-                  a.contains("error") ? " (error)" : "");
+      std::printf(
+          "  %-16s %d pairs window 16: %.0f pkt/s delivered, p99 %.0f µs, server %.2f µs "
+          "CPU/pkt%s\n",
+          label, static_cast<int>(active_pairs), a["delivered_pps"].get<double>(),
+          a["latency_us"]["p99"].get<double>(),
+          a.contains("server") ? a["server"]["cpu_us_per_delivered_packet"].get<double>() : -1.0,
+          a.contains("error") ? " (error)" : "");
     }
   }
   workers.clear();

@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kHeaderBytes = 24;  // seq u64, send time ns i64, pair u32, magic u32
+constexpr std::size_t kHeaderBytes = 24;      // seq u64, send time ns i64, pair u32, magic u32
 constexpr std::uint32_t kMagic = 0x6c6f6164;  // "load"
 
 std::int64_t now_ns() {
@@ -42,7 +42,8 @@ std::int64_t now_ns() {
 }
 
 Clock::time_point at_ns(std::int64_t ns) {
-  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
 void sleep_until_ns(std::int64_t ns) {
@@ -151,8 +152,7 @@ asio::awaitable<void> receive_loop(Shared& s, Pair& p, Histogram& latency) {
     p.received.store(p.received.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (seq + 1 > p.highest) p.highest = seq + 1;
     if (sent_at >= s.t_warm && sent_at < s.t_end) latency.record(now - sent_at);
-    if (p.waiting && p.wake &&
-        p.sent.load(std::memory_order_relaxed) - p.highest < window) {
+    if (p.waiting && p.wake && p.sent.load(std::memory_order_relaxed) - p.highest < window) {
       p.waiting = false;
       p.wake->cancel();
     }
@@ -196,8 +196,8 @@ asio::awaitable<void> send_loop(Shared& s, Pair& p, std::int64_t phase_ns) {
       const double elapsed = static_cast<double>(now - first) / 1e9;
       const auto due = static_cast<std::uint64_t>(elapsed * o.rate) + 1;
       if (due <= sent) {
-        const std::int64_t next = first + static_cast<std::int64_t>(
-                                              static_cast<double>(sent) * 1e9 / o.rate);
+        const std::int64_t next =
+            first + static_cast<std::int64_t>(static_cast<double>(sent) * 1e9 / o.rate);
         co_await wait_until(timer, next);
         continue;
       }
@@ -326,8 +326,8 @@ LoadResult run_load(const LoadOptions& o) {
     return r;
   }
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  int threads = o.threads > 0 ? std::min<int>(o.threads, static_cast<int>(cores))
-                              : static_cast<int>(cores);
+  int threads =
+      o.threads > 0 ? std::min<int>(o.threads, static_cast<int>(cores)) : static_cast<int>(cores);
   threads = std::min(threads, o.pairs);
   r.threads = threads;
 
@@ -444,13 +444,16 @@ LoadResult run_load(const LoadOptions& o) {
   if (a.server_cpu && b.server_cpu) {
     r.server_cpu_s = *b.server_cpu - *a.server_cpu;
     r.server_cpu_cores = r.server_cpu_s / r.measured_s;
-    if (r.delivered) r.server_cpu_us_per_packet = r.server_cpu_s * 1e6 / static_cast<double>(r.delivered);
+    if (r.delivered)
+      r.server_cpu_us_per_packet = r.server_cpu_s * 1e6 / static_cast<double>(r.delivered);
   }
   if (a.server_switches && b.server_switches && r.delivered)
     r.server_ctx_switches_per_packet =
-        static_cast<double>(*b.server_switches - *a.server_switches) / static_cast<double>(r.delivered);
+        static_cast<double>(*b.server_switches - *a.server_switches) /
+        static_cast<double>(r.delivered);
   r.client_cpu_s = b.client_cpu - a.client_cpu;
-  if (r.delivered) r.client_cpu_us_per_packet = r.client_cpu_s * 1e6 / static_cast<double>(r.delivered);
+  if (r.delivered)
+    r.client_cpu_us_per_packet = r.client_cpu_s * 1e6 / static_cast<double>(r.delivered);
   {
     std::lock_guard lock(s.mu);
     r.probes = s.probe_ms.size();
@@ -483,15 +486,20 @@ nlohmann::json LoadResult::to_json() const {
   j["lost"] = lost;
   j["drop_percent"] = drop_percent;
   j["window_stalls"] = window_stalls;
-  j["latency_us"] = {{"samples", latency_samples}, {"p50", p50_us},   {"p90", p90_us},
-                     {"p99", p99_us},              {"p999", p999_us}, {"max", max_us}};
+  j["latency_us"] = {{"samples", latency_samples},
+                     {"p50", p50_us},
+                     {"p90", p90_us},
+                     {"p99", p99_us},
+                     {"p999", p999_us},
+                     {"max", max_us}};
   if (server_cpu_s >= 0) {
     j["server"] = {{"cpu_s", server_cpu_s},
                    {"cpu_us_per_delivered_packet", server_cpu_us_per_packet},
                    {"cores_busy", server_cpu_cores},
                    {"context_switches_per_packet", server_ctx_switches_per_packet}};
   }
-  j["client"] = {{"cpu_s", client_cpu_s}, {"cpu_us_per_delivered_packet", client_cpu_us_per_packet}};
+  j["client"] = {{"cpu_s", client_cpu_s},
+                 {"cpu_us_per_delivered_packet", client_cpu_us_per_packet}};
   if (options.probe_interval_s > 0)
     j["probe_connects"] = {{"count", probes},
                            {"failures", probe_failures},
@@ -514,9 +522,9 @@ std::string LoadResult::to_text() const {
   std::snprintf(buf, sizeof buf,
                 "  offered   %10.0f pkt/s\n  delivered %10.0f pkt/s  %8.1f MB/s\n"
                 "  lost      %llu of %llu (%.3f %%), window stalls %llu\n",
-                offered_pps, delivered_pps, delivered_mbps,
-                static_cast<unsigned long long>(lost), static_cast<unsigned long long>(total_sent),
-                drop_percent, static_cast<unsigned long long>(window_stalls));
+                offered_pps, delivered_pps, delivered_mbps, static_cast<unsigned long long>(lost),
+                static_cast<unsigned long long>(total_sent), drop_percent,
+                static_cast<unsigned long long>(window_stalls));
   out += buf;
   std::snprintf(buf, sizeof buf,
                 "  latency   p50 %.0f µs  p90 %.0f µs  p99 %.0f µs  p99.9 %.0f µs  max %.0f µs "

@@ -25,18 +25,18 @@ struct LoadOptions {
   std::vector<std::string> urls;  // pair i uses urls[i % n]
   bool cross = false;             // receiver of pair i on urls[(i + 1) % n] (a meshed region)
   int pairs = 10;
-  std::size_t size = 1200;      // packet bytes (≥ 24: sequence, time, pair)
-  double duration_s = 5;        // measured
-  double warmup_s = 1;          // not measured
-  double rate = 0;              // packets/s per pair; 0 = unlimited
-  int window = 0;               // max in flight per sender; 0 = none
-  int batch = 32;               // max packets per write
-  int threads = 0;              // io_context threads; 0 = one per core
+  std::size_t size = 1200;  // packet bytes (≥ 24: sequence, time, pair)
+  double duration_s = 5;    // measured
+  double warmup_s = 1;      // not measured
+  double rate = 0;          // packets/s per pair; 0 = unlimited
+  int window = 0;           // max in flight per sender; 0 = none
+  int batch = 32;           // max packets per write
+  int threads = 0;          // io_context threads; 0 = one per core
   std::string ca_file;
   bool insecure = false;
-  pid_t server_pid = -1;         // for CPU per packet; -1: not measured
-  double probe_interval_s = 0;   // > 0: time a fresh client's connect every so often
-  double drain_s = 2;            // after the senders stop, wait this long for stragglers
+  pid_t server_pid = -1;        // for CPU per packet; -1: not measured
+  double probe_interval_s = 0;  // > 0: time a fresh client's connect every so often
+  double drain_s = 2;           // after the senders stop, wait this long for stragglers
   std::uint64_t max_packets = 2'000'000'000;  // total cap over all pairs
   bool quiet = false;
 };

@@ -14,14 +14,17 @@
 namespace {
 
 const char* kUsage =
-    "usage: derp-load (--url URL[,URL…] [--server-pid PID] | --spawn [--derpd PATH] [--tls] [--ws]\n"
+    "usage: derp-load (--url URL[,URL…] [--server-pid PID] | --spawn [--derpd PATH] [--tls] "
+    "[--ws]\n"
     "                  [--derpd-flags \"--workers 1 …\"])\n"
     "                 [--pairs 10] [--size 1200] [--duration 5] [--warmup 1] [--rate 0]\n"
-    "                 [--window 0] [--batch 32] [--threads 0] [--cross] [--ca-file F] [--insecure]\n"
+    "                 [--window 0] [--batch 32] [--threads 0] [--cross] [--ca-file F] "
+    "[--insecure]\n"
     "                 [--probe-interval 0] [--drain 2] [--max-packets N] [--json]\n"
     "  --url       DERP URL(s) (http://, https://, ws://, wss://); loopback hosts only\n"
     "  --spawn     start derpd (--derpd, default ./derpd next to this binary) on 127.0.0.1:<free>\n"
-    "              and measure it; --tls gives it an ECDSA P-256 test certificate; --ws uses ws://\n"
+    "              and measure it; --tls gives it an ECDSA P-256 test certificate; --ws uses "
+    "ws://\n"
     "  --rate      packets/s per pair (0: unlimited); --window: max in flight per sender\n"
     "  --threads   client io_context threads (0: one per core)\n"
     "  --cross     receiver of pair i on URL i+1 (meshed region)\n"

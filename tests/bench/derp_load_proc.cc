@@ -90,7 +90,8 @@ std::optional<std::uint64_t> process_context_switches(pid_t pid) {
     if (!text) continue;
     for (const char* key : {"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"}) {
       auto at = text->find(key);
-      if (at != std::string::npos) total += std::strtoull(text->c_str() + at + std::strlen(key), nullptr, 10);
+      if (at != std::string::npos)
+        total += std::strtoull(text->c_str() + at + std::strlen(key), nullptr, 10);
     }
   }
   ::closedir(d);
@@ -126,8 +127,8 @@ SpawnedDerpd::SpawnedDerpd(const std::string& binary, const std::vector<std::str
   if (!::mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
   dir_ = dir_template;
   log_path_ = dir_ + "/derpd.log";
-  std::vector<std::string> args{binary, "-a", "127.0.0.1:0", "--stun=false", "--http-port", "-1",
-                                "-c", dir_ + "/derpd.key"};
+  std::vector<std::string> args{binary,        "-a", "127.0.0.1:0", "--stun=false",
+                                "--http-port", "-1", "-c",          dir_ + "/derpd.key"};
   if (tls) {
     auto pki = tls::write_test_pki(dir_, {"127.0.0.1"});
     ca_file_ = pki.ca_cert;
@@ -301,7 +302,8 @@ void Flags::words(const std::string& name, std::vector<std::string>* out) {
 }
 
 void Flags::flag(const std::string& name, bool* out) {
-  specs_[name] = {false, [out](const std::string& v) { *out = v.empty() || v == "true" || v == "1"; }};
+  specs_[name] = {false,
+                  [out](const std::string& v) { *out = v.empty() || v == "true" || v == "1"; }};
 }
 
 void Flags::parse(int argc, char** argv) {

@@ -81,7 +81,7 @@ class Flags {
   void number(const std::string& name, double* out, double lo, double hi);
   void integer(const std::string& name, long long* out, long long lo, long long hi);
   void text(const std::string& name, std::string* out);
-  void list(const std::string& name, std::vector<std::string>* out);  // repeatable, comma-split
+  void list(const std::string& name, std::vector<std::string>* out);   // repeatable, comma-split
   void words(const std::string& name, std::vector<std::string>* out);  // repeatable, space-split
   void flag(const std::string& name, bool* out);
   void parse(int argc, char** argv);

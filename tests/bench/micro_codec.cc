@@ -14,7 +14,8 @@ using namespace derp::protocol;
 
 NodePublic some_key(std::uint8_t seed) {
   NodePublic k;
-  for (std::size_t i = 0; i < k.bytes.size(); ++i) k.bytes[i] = static_cast<std::uint8_t>(seed + i * 7);
+  for (std::size_t i = 0; i < k.bytes.size(); ++i)
+    k.bytes[i] = static_cast<std::uint8_t>(seed + i * 7);
   return k;
 }
 
@@ -54,11 +55,13 @@ void BM_RelayOnePacket(benchmark::State& state) {
     auto h = parse_frame_header(frame);
     auto f = parse_send_packet(Bytes(frame).subspan(kFrameHeaderLen, h->length));
     write_recv_packet_prefix(out.data(), src, f.value.packet.size());
-    std::memcpy(out.data() + kFrameHeaderLen + kKeyLen, f.value.packet.data(), f.value.packet.size());
+    std::memcpy(out.data() + kFrameHeaderLen + kKeyLen, f.value.packet.data(),
+                f.value.packet.size());
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(len));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(len));
 }
 BENCHMARK(BM_RelayOnePacket)->Arg(64)->Arg(1200)->Arg(9000);
 
@@ -85,7 +88,8 @@ void BM_AppendSendPacket(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 32);
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * 32 * static_cast<std::int64_t>(len));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * 32 *
+                          static_cast<std::int64_t>(len));
 }
 BENCHMARK(BM_AppendSendPacket)->Arg(64)->Arg(1200)->Arg(9000);
 

@@ -64,8 +64,12 @@ void lookup(benchmark::State& state, bool hit) {
   }
 }
 
-void BM_RegistryLookupHit(benchmark::State& state) { lookup(state, true); }
-void BM_RegistryLookupMiss(benchmark::State& state) { lookup(state, false); }
+void BM_RegistryLookupHit(benchmark::State& state) {
+  lookup(state, true);
+}
+void BM_RegistryLookupMiss(benchmark::State& state) {
+  lookup(state, false);
+}
 BENCHMARK(BM_RegistryLookupHit)->Arg(10'000)->Arg(100'000)->Threads(1)->Threads(2);
 BENCHMARK(BM_RegistryLookupMiss)->Arg(10'000)->Arg(100'000)->Threads(1)->Threads(2);
 
