@@ -94,6 +94,8 @@ asio::awaitable<void> MeshLink::run() {
     o.can_ack_pings = false;
     o.tls_server_name = peer_.tls_server_name;
     o.dial_host = peer_.dial_host;
+    o.tcp_keepalive_idle = options_.tcp_keepalive_idle;
+    o.tcp_user_timeout = options_.tcp_user_timeout;
     std::shared_ptr<client::DerpClient> c;
     std::string error;
     try {

@@ -41,6 +41,10 @@ struct MeshLinkOptions {
   std::chrono::milliseconds first_retry_delay{250};
   std::chrono::milliseconds retry_delay{5000};
   std::size_t max_queued_packets = 4096;
+  // The node's --tcp-keepalive-time and --tcp-user-timeout, applied to the link's own socket too:
+  // a sibling that goes silent (partition, dead host) must break the link so its routes go.
+  std::chrono::seconds tcp_keepalive_idle{600};
+  std::chrono::milliseconds tcp_user_timeout{15000};
 };
 
 class MeshLink : public server::MeshForwarder, public std::enable_shared_from_this<MeshLink> {

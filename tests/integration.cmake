@@ -28,3 +28,17 @@ derp_unit_test(stun_integration_test
   DEPS derp_test_support
   LABELS "integration;stun")
 add_dependencies(stun_integration_test derpd)
+
+# Issue 4: a region partitioned and healed with network namespaces (root; skips otherwise).
+derp_unit_test(mesh_partition_test
+  SOURCES integration/mesh_partition_test.cc support/netns.cc
+  DEPS derp_test_support
+  LABELS integration)
+add_dependencies(mesh_partition_test derpd)
+
+# Issue 4: 3 nodes x 1,000 clients; reports the memory per remote route.
+derp_unit_test(mesh_scale_test
+  SOURCES integration/mesh_scale_test.cc
+  DEPS derp_test_support
+  LABELS "integration;scale")
+add_dependencies(mesh_scale_test derpd)

@@ -54,6 +54,11 @@ void to_proto(const server::SessionSnapshot& s, pb::Client& out) {
   out.set_packets_out(s.packets_out);
   out.set_bytes_out(s.bytes_out);
   out.set_drops(s.drops);
+  for (std::size_t r = 0; r < s.drops_by_reason.size(); ++r) {
+    if (s.drops_by_reason[r] == 0) continue;
+    (*out.mutable_drops_by_reason())[std::string(
+        server::to_string(static_cast<server::DropReason>(r)))] = s.drops_by_reason[r];
+  }
   out.set_queue_depth(s.queue_depth);
   set_timestamp(*out.mutable_last_activity(), s.last_activity);
 }

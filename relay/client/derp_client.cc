@@ -1,5 +1,9 @@
 #include "relay/client/derp_client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -56,6 +60,17 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect_steps(
   progress->step = "connect";
   co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
   socket.set_option(tcp::no_delay(true));
+  if (o.tcp_keepalive_idle.count() > 0) {
+    socket.set_option(asio::socket_base::keep_alive(true));
+    int idle = static_cast<int>(o.tcp_keepalive_idle.count()), interval = 15, count = 9;
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+  }
+  if (o.tcp_user_timeout.count() > 0) {
+    unsigned timeout = static_cast<unsigned>(o.tcp_user_timeout.count());
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
+  }
 
   std::unique_ptr<ByteStream> stream;
   std::optional<proto::NodePublic> meta_key;

@@ -38,6 +38,10 @@ struct ClientOptions {
   std::string dial_host;        // connect here instead of the URL's host (mesh host/dialhost)
   std::string ideal_node;       // sends Ideal-Node when not empty
   std::chrono::milliseconds timeout{10000};  // the whole connect, as the reference's budget
+  // TCP keepalive idle time and TCP_USER_TIMEOUT for the dialled socket; zero leaves the OS
+  // defaults. Long-lived links (mesh) set them so a silent peer is noticed.
+  std::chrono::seconds tcp_keepalive_idle{0};
+  std::chrono::milliseconds tcp_user_timeout{0};
 };
 
 struct RecvPacket {

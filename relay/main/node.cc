@@ -118,6 +118,9 @@ int run_node(const Options& options) {
     std::vector<server::MeshForwarder*> forwarders;
     mesh::MeshLinkOptions link_options;
     link_options.mesh_key = *config.mesh_key;
+    link_options.tcp_keepalive_idle =
+        std::chrono::duration_cast<std::chrono::seconds>(o.tcp_keepalive_time);
+    link_options.tcp_user_timeout = ms(o.tcp_user_timeout);
     for (std::size_t i = 0; i < peers.size(); ++i) {
       auto link =
           std::make_shared<mesh::MeshLink>(server, server.worker(i % server.worker_count()),

@@ -364,21 +364,23 @@ bool ClientSession::handle_close_peer(Bytes payload) {
 }
 
 void ClientSession::enqueue_packet(PacketRef frame) {
-  auto& counters = worker_.counters();
   const std::size_t packet_bytes = frame->size - proto::kFrameHeaderLen - proto::kKeyLen;
   if (closing_ || shut_down_) {
-    counters.count_drop(DropReason::kGoneDisconnected, frame->disco, packet_bytes);
-    ++drops_;
+    count_drop(DropReason::kGoneDisconnected, frame->disco, packet_bytes);
     return;
   }
   frame->enqueued_ns = steady_ns(std::chrono::steady_clock::now());
   SendQueue& q = frame->disco ? disco_queue_ : other_queue_;
   if (PacketRef dropped = q.push(std::move(frame))) {
-    counters.count_drop(DropReason::kQueueHead, dropped->disco,
-                        dropped->size - proto::kFrameHeaderLen - proto::kKeyLen);
-    ++drops_;
+    count_drop(DropReason::kQueueHead, dropped->disco,
+               dropped->size - proto::kFrameHeaderLen - proto::kKeyLen);
   }
   wake();
+}
+
+void ClientSession::count_drop(DropReason reason, bool disco, std::size_t bytes) {
+  worker_.counters().count_drop(reason, disco, bytes);
+  ++drops_by_reason_[static_cast<std::size_t>(reason)];
 }
 
 void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGoneReason reason) {
@@ -499,8 +501,8 @@ void ClientSession::shutdown() {
   for (SendQueue* q : {&disco_queue_, &other_queue_}) {
     while (!q->empty()) {
       PacketRef p = q->pop();
-      counters.count_drop(DropReason::kGoneDisconnected, p->disco,
-                          p->size - proto::kFrameHeaderLen - proto::kKeyLen);
+      count_drop(DropReason::kGoneDisconnected, p->disco,
+                 p->size - proto::kFrameHeaderLen - proto::kKeyLen);
     }
   }
   for (const auto& src : peers_heard_from_) worker_.unsubscribe_peer_gone(src, conn_id_);
@@ -544,7 +546,8 @@ SessionSnapshot ClientSession::snapshot() const {
   s.bytes_in = bytes_in_;
   s.packets_out = packets_out_;
   s.bytes_out = bytes_out_;
-  s.drops = drops_;
+  s.drops_by_reason = drops_by_reason_;
+  for (auto n : drops_by_reason_) s.drops += n;
   s.queue_depth = disco_queue_.size() + other_queue_.size();
   return s;
 }

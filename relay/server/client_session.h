@@ -14,6 +14,7 @@
 
 #include "relay/protocol/client_info.h"
 #include "relay/protocol/frame.h"
+#include "relay/server/counters.h"
 #include "relay/server/packet_pool.h"
 #include "relay/server/send_queue.h"
 #include "relay/server/session_transport.h"
@@ -49,6 +50,7 @@ struct SessionSnapshot {
   std::chrono::system_clock::time_point last_activity;
   std::uint64_t packets_in = 0, bytes_in = 0, packets_out = 0, bytes_out = 0;
   std::uint64_t drops = 0;
+  std::array<std::uint64_t, kDropReasonCount> drops_by_reason{};
   std::size_t queue_depth = 0;
 };
 
@@ -81,6 +83,10 @@ class ClientSession {
   void queue_restarting(const protocol::RestartingFrame& hint);
   // Sends PeerGone(NotHere) if this connection's limiter (1/s, burst 3) allows.
   void maybe_send_not_here(const protocol::NodePublic& key);
+
+  // Counts a dropped packet node-wide and against this client: packets for it (queue overflow,
+  // gone) and packets from it that had nowhere to go (unknown destination).
+  void count_drop(DropReason reason, bool disco, std::size_t bytes);
 
   void set_duplicate(bool dup) { duplicate_.store(dup, std::memory_order_relaxed); }
   std::uint64_t conn_id() const { return conn_id_; }
@@ -150,7 +156,8 @@ class ClientSession {
   std::chrono::steady_clock::time_point next_keepalive_;
   std::chrono::system_clock::time_point connected_wall_;
   std::atomic<std::int64_t> last_activity_ns_{0};
-  std::uint64_t packets_in_ = 0, bytes_in_ = 0, packets_out_ = 0, bytes_out_ = 0, drops_ = 0;
+  std::uint64_t packets_in_ = 0, bytes_in_ = 0, packets_out_ = 0, bytes_out_ = 0;
+  std::array<std::uint64_t, kDropReasonCount> drops_by_reason_{};
 };
 
 }  // namespace derp::server

@@ -75,7 +75,7 @@ void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
     return;
   }
   DropReason reason = found.local_conns > 1 ? DropReason::kDupClient : DropReason::kUnknownDest;
-  counters.count_drop(reason, disco, packet.size());
+  from.count_drop(reason, disco, packet.size());
   if (reason == DropReason::kUnknownDest && disco) from.maybe_send_not_here(dst);
 }
 
@@ -91,7 +91,7 @@ void Server::deliver_forwarded(ClientSession& from, const protocol::NodePublic& 
   }
   DropReason reason =
       found.local_conns > 1 ? DropReason::kDupClient : DropReason::kUnknownDestOnFwd;
-  counters.count_drop(reason, disco, packet.size());
+  from.count_drop(reason, disco, packet.size());
   if (reason == DropReason::kUnknownDestOnFwd && disco) from.maybe_send_not_here(dst);
 }
 

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,10 @@ std::string DerpdProcess::binary() {
 }
 
 DerpdProcess::DerpdProcess(std::vector<std::string> args, std::chrono::seconds timeout) {
+  // Test nodes run side by side: none takes the host's default admin socket unless asked to.
+  if (std::find(args.begin(), args.end(), "--admin-socket") == args.end()) {
+    args.insert(args.end(), {"--admin-socket", "off"});
+  }
   char log_template[] = "/tmp/derpd-test-log-XXXXXX";
   int log_fd = ::mkstemp(log_template);
   if (log_fd < 0) throw std::runtime_error("cannot create a log file");

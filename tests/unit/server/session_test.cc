@@ -198,6 +198,11 @@ TEST(Session, FullQueueDropsTheOldestPacket) {
   EXPECT_EQ(proto::parse_recv_packet(frames.back().payload).value.packet[0], 39);
   auto stats = core.server->stats();
   EXPECT_EQ(stats.packets_dropped[static_cast<int>(server::DropReason::kQueueHead)][0], 8u);
+  // The drops are the receiver's, by reason, for the admin API.
+  auto snap = receiver.session->snapshot();
+  EXPECT_EQ(snap.drops, 8u);
+  EXPECT_EQ(snap.drops_by_reason[static_cast<int>(server::DropReason::kQueueHead)], 8u);
+  EXPECT_EQ(sender.session->snapshot().drops, 0u);
 }
 
 TEST(Session, UnknownDestinationIsCountedAndDiscoGetsNotHere) {
@@ -217,6 +222,9 @@ TEST(Session, UnknownDestinationIsCountedAndDiscoGetsNotHere) {
   EXPECT_EQ(gone.value.reason, proto::PeerGoneReason::kNotHere);
   auto stats = core.server->stats();
   EXPECT_EQ(stats.packets_dropped[static_cast<int>(server::DropReason::kUnknownDest)][1], 5u);
+  EXPECT_EQ(
+      s.session->snapshot().drops_by_reason[static_cast<int>(server::DropReason::kUnknownDest)],
+      5u);
 }
 
 TEST(Session, MeshPeerWatchesAndGetsPresenceOfEveryClient) {
