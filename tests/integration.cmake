@@ -42,3 +42,9 @@ derp_unit_test(mesh_scale_test
   DEPS derp_test_support
   LABELS "integration;scale")
 add_dependencies(mesh_scale_test derpd)
+
+derp_unit_test(mesh_tls_test
+  SOURCES integration/mesh_tls_test.cc
+  DEPS derp_test_support
+  LABELS integration)
+add_dependencies(mesh_tls_test derpd)
