@@ -49,6 +49,7 @@ void MeshLink::stop() {
   for (int i = 0; i < 500 && !finished_; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  if (!finished_) spdlog::warn("mesh {}: link did not stop within 5 s", peer_.name);
 }
 
 void MeshLink::set_state(const char* state, std::string error) {

@@ -33,30 +33,6 @@ std::optional<T> wait_for(std::future<T>& f) {
   return f.get();
 }
 
-// Snapshots of the given connections, each taken on its own worker.
-std::future<std::vector<SessionSnapshot>> snapshot_connections(
-    server::Server& srv, const std::vector<server::ConnRef>& refs) {
-  struct Gather {
-    std::mutex mu;
-    std::vector<SessionSnapshot> all;
-    std::size_t pending;
-    std::promise<std::vector<SessionSnapshot>> done;
-  };
-  auto g = std::make_shared<Gather>();
-  g->pending = refs.size();
-  auto result = g->done.get_future();
-  if (refs.empty()) g->done.set_value({});
-  for (const auto& ref : refs) {
-    srv.post(ref.worker, server::RunOnWorker{[g, &srv, ref] {
-               auto* s = srv.worker(ref.worker).find_session(ref.conn_id);
-               std::lock_guard lock(g->mu);
-               if (s && s->established()) g->all.push_back(s->snapshot());
-               if (--g->pending == 0) g->done.set_value(std::move(g->all));
-             }});
-  }
-  return result;
-}
-
 // How many connections on the node are mesh peers; counted on each worker, no snapshots.
 std::future<std::size_t> count_mesh_peers(server::Server& srv) {
   struct Gather {
@@ -209,7 +185,7 @@ Status AdminService::GetClient(Ctx* ctx, const pb::GetClientRequest* req,
   protocol::NodePublic key;
   if (auto s = parse_key_field(req->key(), key); !s.ok()) return s;
   auto refs = server_.registry().connections_of(key);
-  auto future = snapshot_connections(server_, refs);
+  auto future = server::snapshot_connections(server_, refs);
   auto snaps = wait_for(future);
   if (!snaps) return workers_too_slow();
   if (snaps->empty()) return not_found(key.to_text());

@@ -274,14 +274,21 @@ int run_node(const Options& options) {
   };
   wait_signal();
   control.run();
+  auto stop_started = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 stop_started)
+        .count();
+  };
   admin_endpoint.reset();  // its calls use the fronts and the core: stop it first
 
   front.stop();
   if (port80) port80->stop();
   for (auto& link : links) link->stop();
+  if (!links.empty()) spdlog::info("mesh links stopped after {} ms", elapsed_ms());
   if (stun_server) stun_server->stop();
   server.stop();
-  spdlog::info("derpd stopped");
+  spdlog::info("derpd stopped in {} ms", elapsed_ms());
   return 0;
 }
 

@@ -6,16 +6,34 @@
 
 namespace derp::server {
 
+namespace {
+
+// Collects snapshots from several worker tasks; the promise is kept when the last one reports.
+class SnapshotGather {
+ public:
+  explicit SnapshotGather(std::size_t tasks) : pending_(tasks) {
+    if (tasks == 0) done_.set_value({});
+  }
+  std::future<std::vector<SessionSnapshot>> future() { return done_.get_future(); }
+  void report(std::vector<SessionSnapshot> mine) {
+    std::lock_guard lock(mu_);
+    all_.insert(all_.end(), std::make_move_iterator(mine.begin()),
+                std::make_move_iterator(mine.end()));
+    if (--pending_ == 0) done_.set_value(std::move(all_));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<SessionSnapshot> all_;
+  std::size_t pending_;
+  std::promise<std::vector<SessionSnapshot>> done_;
+};
+
+}  // namespace
+
 std::future<std::vector<SessionSnapshot>> collect_sessions(Server& server) {
-  struct Gather {
-    std::mutex mu;
-    std::vector<SessionSnapshot> all;
-    std::size_t pending;
-    std::promise<std::vector<SessionSnapshot>> done;
-  };
-  auto g = std::make_shared<Gather>();
-  g->pending = server.worker_count();
-  auto result = g->done.get_future();
+  auto g = std::make_shared<SnapshotGather>(server.worker_count());
+  auto result = g->future();
   for (std::size_t i = 0; i < server.worker_count(); ++i) {
     Worker& w = server.worker(i);
     w.post(RunOnWorker{[g, &w] {
@@ -24,11 +42,23 @@ std::future<std::vector<SessionSnapshot>> collect_sessions(Server& server) {
       w.for_each_session([&](const ClientSession& s) {
         if (s.established()) mine.push_back(s.snapshot());
       });
-      std::lock_guard lock(g->mu);
-      g->all.insert(g->all.end(), std::make_move_iterator(mine.begin()),
-                    std::make_move_iterator(mine.end()));
-      if (--g->pending == 0) g->done.set_value(std::move(g->all));
+      g->report(std::move(mine));
     }});
+  }
+  return result;
+}
+
+std::future<std::vector<SessionSnapshot>> snapshot_connections(Server& server,
+                                                               const std::vector<ConnRef>& refs) {
+  auto g = std::make_shared<SnapshotGather>(refs.size());
+  auto result = g->future();
+  for (const auto& ref : refs) {
+    server.post(ref.worker, RunOnWorker{[g, &server, ref] {
+                  std::vector<SessionSnapshot> mine;
+                  auto* s = server.worker(ref.worker).find_session(ref.conn_id);
+                  if (s && s->established()) mine.push_back(s->snapshot());
+                  g->report(std::move(mine));
+                }});
   }
   return result;
 }

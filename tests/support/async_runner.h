@@ -2,6 +2,8 @@
 // broken server fails the test instead of hanging it.
 #pragma once
 
+#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,7 +18,14 @@ namespace derp::testing {
 
 class AsyncRunner {
  public:
-  AsyncRunner() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  AsyncRunner() : AsyncRunner([] {}) {}
+  // `on_thread` runs on the runner's thread before anything else (e.g. entering a namespace).
+  template <class Fn>
+  explicit AsyncRunner(Fn on_thread)
+      : work_(io_.get_executor()), thread_([this, on_thread] {
+          on_thread();
+          io_.run();
+        }) {}
   ~AsyncRunner() {
     work_.reset();
     io_.stop();

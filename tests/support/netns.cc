@@ -168,31 +168,4 @@ long long varz_in(const NetNamespace& ns, const std::string& host, std::uint16_t
   });
 }
 
-NetnsRunner::NetnsRunner(const NetNamespace& ns) : work_(io_.get_executor()) {
-  std::promise<void> entered;
-  auto ready = entered.get_future();
-  thread_ = std::thread([this, &ns, &entered] {
-    try {
-      ns.enter_on_this_thread();
-    } catch (...) {
-      entered.set_exception(std::current_exception());
-      return;
-    }
-    entered.set_value();
-    io_.run();
-  });
-  try {
-    ready.get();
-  } catch (...) {
-    thread_.join();
-    throw;
-  }
-}
-
-NetnsRunner::~NetnsRunner() {
-  work_.reset();
-  io_.stop();
-  thread_.join();
-}
-
 }  // namespace derp::testing

@@ -9,6 +9,8 @@
 //  - NetnsRunner is an io_context whose one thread lives in the namespace, for DERP clients.
 #pragma once
 
+#include "tests/support/async_runner.h"
+
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without including it
 
 #include <boost/asio/co_spawn.hpp>
@@ -91,35 +93,24 @@ long long varz_in(const NetNamespace& ns, const std::string& host, std::uint16_t
                   const std::string& name);
 
 // Runs client coroutines on one io_context thread that lives in `ns` (its sockets are there), with
-// a time limit per step, like AsyncRunner.
-class NetnsRunner {
+// a time limit per step, like AsyncRunner. Throws when the namespace cannot be entered.
+class NetnsRunner : public AsyncRunner {
  public:
-  explicit NetnsRunner(const NetNamespace& ns);
-  ~NetnsRunner();
-  NetnsRunner(const NetnsRunner&) = delete;
-  NetnsRunner& operator=(const NetnsRunner&) = delete;
-
-  boost::asio::io_context& io() { return io_; }
-  boost::asio::any_io_executor executor() { return io_.get_executor(); }
-
-  template <class T>
-  T run(boost::asio::awaitable<T> task,
-        std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-    auto future = boost::asio::co_spawn(io_, std::move(task), boost::asio::use_future);
-    if (future.wait_for(limit) != std::future_status::ready) {
-      throw std::runtime_error("test step did not finish in time");
-    }
-    return future.get();
-  }
-  template <class T>
-  std::future<T> spawn(boost::asio::awaitable<T> task) {
-    return boost::asio::co_spawn(io_, std::move(task), boost::asio::use_future);
-  }
+  explicit NetnsRunner(const NetNamespace& ns)
+      : NetnsRunner(ns, std::make_shared<std::promise<void>>()) {}
 
  private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::thread thread_;
+  NetnsRunner(const NetNamespace& ns, std::shared_ptr<std::promise<void>> entered)
+      : AsyncRunner([&ns, entered] {
+          try {
+            ns.enter_on_this_thread();
+            entered->set_value();
+          } catch (...) {
+            entered->set_exception(std::current_exception());
+          }
+        }) {
+    entered->get_future().get();
+  }
 };
 
 }  // namespace derp::testing
