@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <stdexcept>
 #include <thread>
@@ -18,12 +19,11 @@ namespace derp::testing {
 
 class AsyncRunner {
  public:
-  AsyncRunner() : AsyncRunner([] {}) {}
-  // `on_thread` runs on the runner's thread before anything else (e.g. entering a namespace).
-  template <class Fn>
-  explicit AsyncRunner(Fn on_thread)
-      : work_(io_.get_executor()), thread_([this, on_thread] {
-          on_thread();
+  // `on_thread`, if given, runs on the runner's thread before anything else (e.g. entering a
+  // network namespace).
+  explicit AsyncRunner(std::function<void()> on_thread = {})
+      : io_(), work_(io_.get_executor()), thread_([this, on_thread = std::move(on_thread)] {
+          if (on_thread) on_thread();
           io_.run();
         }) {}
   ~AsyncRunner() {
