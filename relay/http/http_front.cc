@@ -254,8 +254,32 @@ HttpFront::~HttpFront() {
   stop();
 }
 
+// SO_REUSEPORT lets our workers share one port, but it would also let a second derpd (or anything
+// of the same user) join the group and take half of the connections. A plain bind first makes
+// "port in use" an error again.
+static void ensure_port_unused(const tcp::endpoint& endpoint, const std::string& where) {
+  if (endpoint.port() == 0) return;
+  boost::asio::io_context io;
+  tcp::acceptor probe(io);
+  boost::system::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+    probe.set_option(asio::ip::v6_only(false), ec);
+  }
+  // SO_REUSEADDR without SO_REUSEPORT: connections of an earlier run in TIME_WAIT do not count,
+  // a listening socket does.
+  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use) {
+    throw std::runtime_error("cannot listen on " + where +
+                             ": address already in use (another process has this port; pick "
+                             "another with -a)");
+  }
+}
+
 void HttpFront::start() {
   auto endpoint = bind_endpoint(state_->config.host, state_->config.port);
+  ensure_port_unused(endpoint, describe());
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     auto& worker = server_.worker(i);
     auto acceptor = std::make_unique<tcp::acceptor>(worker.io());

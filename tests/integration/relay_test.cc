@@ -125,6 +125,18 @@ TEST_P(RelayOverTransport, PingGetsPong) {
   }());
 }
 
+TEST(Listener, ASecondDerpdOnTheSamePortRefusesToStart) {
+  TempDir dir;
+  DerpdProcess first({"-a", "127.0.0.1:0", "--stun=false", "-c", dir.path() + "/a"});
+  try {
+    DerpdProcess second({"-a", "127.0.0.1:" + std::to_string(first.port()), "--stun=false", "-c",
+                         dir.path() + "/b"});
+    ADD_FAILURE() << "a second derpd started on port " << first.port();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("address already in use"), std::string::npos) << e.what();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, RelayOverTransport,
                          ::testing::Values(Transport{"plain", false, false, false},
                                            Transport{"tls_fast_start", true, false, true},

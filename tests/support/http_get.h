@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <regex>
 #include <stdexcept>
@@ -45,18 +46,23 @@ inline long long varz_value(std::uint16_t port, const std::string& name) {
   return -1;
 }
 
-// A TCP port that was free a moment ago on 127.0.0.1 (for nodes that must know each other's
-// ports before they start).
+// A TCP port on 127.0.0.1 that was free a moment ago, for nodes that must know each other's ports
+// before they start. It is drawn below the kernel's ephemeral range (32768+), so a derpd that
+// another test starts on port 0 cannot be handed the same port in between.
 inline std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  static std::atomic<unsigned> salt{static_cast<unsigned>(::getpid()) * 7919u};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    auto port = static_cast<std::uint16_t>(20000 + (salt.fetch_add(7717) % 12000));
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (ok) return port;
+  }
+  throw std::runtime_error("no free TCP port in 20000-31999");
 }
 
 }  // namespace derp::testing

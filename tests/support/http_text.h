@@ -2,6 +2,8 @@
 // derpd binary to completion (flag tests).
 #pragma once
 
+#include "tests/support/http_get.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -134,20 +136,9 @@ inline std::string packets_dropped(const std::string& reason, const std::string&
   return "derp_packets_dropped{reason=\"" + reason + "\",kind=\"" + kind + "\"}";
 }
 
-// A port that was free a moment ago (bind port 0, read it, close).
+// A port that was free a moment ago (see free_port in http_get.h).
 inline std::uint16_t pick_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind failed");
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return free_port();
 }
 
 struct ProcessResult {
