@@ -9,22 +9,23 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include "relay/http/derp_connection.h"
 #include "relay/http/peer_address.h"
+#include "relay/http/socket_connection.h"
+#include "relay/http/websocket_connection.h"
+#include "relay/tls/tls_socket.h"
+#include "relay/transport/plain_socket.h"
 
 namespace derp::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
-using TlsStream = asio::ssl::stream<tcp::socket>;
 
 struct HttpFront::State {
   server::Server& server;
@@ -93,6 +94,14 @@ void apply_tcp_options(tcp::socket& s, const TcpOptions& o) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 }
 
+// The DERP phase's transport for the stream the HTTP phase ran on.
+transport::PlainSocket derp_transport(tcp::socket&& socket) {
+  return transport::PlainSocket(std::move(socket));
+}
+tls::TlsSocket derp_transport(tls::TlsSocket&& socket) {
+  return std::move(socket);
+}
+
 void fill_debug_body(Route& r, const DebugPages& pages) {
   if (r.kind == RouteKind::kDebugVars) {
     r.response.result(beast_http::status::ok);
@@ -145,8 +154,9 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
       std::string prefix = route.fast_start
                                ? std::string()
                                : derp_upgrade_response(st->server.public_key().to_hex());
-      auto conn = std::make_shared<DerpConnection<Stream>>(st->server, worker, std::move(stream),
-                                                           std::move(info));
+      auto transport = derp_transport(std::move(stream));
+      auto conn = std::make_shared<SocketConnection<decltype(transport)>>(
+          st->server, worker, std::move(transport), std::move(info));
       auto leftover = buffer.data();
       conn->start(prefix, asio::const_buffer(leftover.data(), leftover.size()));
       co_return;
@@ -167,8 +177,8 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
       worker.counters().websocket_accepts.add();
       info.transport = server::TransportKind::kWebSocket;
       info.not_ideal = route.not_ideal;
-      auto conn =
-          std::make_shared<DerpConnection<Ws>>(st->server, worker, std::move(ws), std::move(info));
+      auto conn = std::make_shared<WebSocketConnection<Stream>>(st->server, worker, std::move(ws),
+                                                                std::move(info));
       conn->start("", {});
       co_return;
     }
@@ -197,10 +207,9 @@ asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp
 
   if (st->config.tls_context) {
     auto ctx = st->config.tls_context();
-    TlsStream stream(std::move(socket), *ctx);
+    tls::TlsSocket stream(std::move(socket), std::move(ctx));
     guard->watch(&stream.next_layer());
-    co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream.async_handshake(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       spdlog::debug("TLS handshake with {} failed: {}", info.remote_text, ec.message());
       co_return;

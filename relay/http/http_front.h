@@ -1,6 +1,6 @@
 // The HTTP(S) listener of a node: accepts on every worker (one SO_REUSEPORT socket each, so a
 // connection stays on the worker that accepted it), serves the endpoints of spec §1.5 and hands
-// /derp upgrades to DerpConnection.
+// /derp upgrades to SocketConnection (TCP, TLS) or WebSocketConnection.
 #pragma once
 
 #include <atomic>

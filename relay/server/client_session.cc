@@ -165,7 +165,9 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
 
 bool ClientSession::on_bytes(Bytes data) {
   if (closing_) return false;
-  last_activity_ns_.store(steady_ns(std::chrono::steady_clock::now()), std::memory_order_relaxed);
+  const std::int64_t now_ns = steady_ns(std::chrono::steady_clock::now());
+  last_activity_ns_.store(now_ns, std::memory_order_relaxed);
+  worker_.set_batch_now_ns(now_ns);  // stamps the packets routed from these bytes
   while (!data.empty()) {
     if (skip_ > 0) {
       std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_, data.size()));
@@ -369,7 +371,8 @@ void ClientSession::enqueue_packet(PacketRef frame) {
     count_drop(DropReason::kGoneDisconnected, frame->disco, packet_bytes);
     return;
   }
-  frame->enqueued_ns = steady_ns(std::chrono::steady_clock::now());
+  // Packets are stamped when read (Server::deliver); only others get stamped here.
+  if (frame->enqueued_ns == 0) frame->enqueued_ns = steady_ns(std::chrono::steady_clock::now());
   SendQueue& q = frame->disco ? disco_queue_ : other_queue_;
   if (PacketRef dropped = q.push(std::move(frame))) {
     count_drop(DropReason::kQueueHead, dropped->disco,
@@ -424,7 +427,8 @@ bool ClientSession::has_output() const {
   return !control_.empty() || pending_pong_ || !disco_queue_.empty() || !other_queue_.empty();
 }
 
-void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p) {
+void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p,
+                                  std::int64_t now_ns) {
   auto& counters = worker_.counters();
   auto bytes = p->bytes();
   out.insert(out.end(), bytes.begin(), bytes.end());
@@ -433,7 +437,6 @@ void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p) {
   counters.bytes_sent.add(packet_bytes);
   ++packets_out_;
   bytes_out_ += packet_bytes;
-  auto now_ns = steady_ns(std::chrono::steady_clock::now());
   counters.note_queue_delay_us(static_cast<double>(now_ns - p->enqueued_ns) / 1000.0);
   auto src = proto::NodePublic::from_span(bytes.subspan(proto::kFrameHeaderLen, proto::kKeyLen));
   if (peers_heard_from_.insert(src).second) worker_.subscribe_peer_gone(src, conn_id_);
@@ -451,12 +454,13 @@ void ClientSession::take_output(std::vector<std::uint8_t>& out, std::size_t soft
     worker_.counters().sent_pong.add();
   }
   // Serve both queues in turn so neither kind starves the other (spec §4.4).
+  const std::int64_t now_ns = steady_ns(std::chrono::steady_clock::now());
   while (out.size() < soft_limit && (!disco_queue_.empty() || !other_queue_.empty())) {
     SendQueue* first = serve_disco_first_ ? &disco_queue_ : &other_queue_;
     SendQueue* second = serve_disco_first_ ? &other_queue_ : &disco_queue_;
     serve_disco_first_ = !serve_disco_first_;
     SendQueue& q = first->empty() ? *second : *first;
-    append_packet(out, q.pop());
+    append_packet(out, q.pop(), now_ns);
   }
 }
 

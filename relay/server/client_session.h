@@ -112,7 +112,7 @@ class ClientSession {
   bool handle_close_peer(protocol::Bytes payload);
   bool fail(std::string reason);
   void wake();
-  void append_packet(std::vector<std::uint8_t>& out, PacketRef p);
+  void append_packet(std::vector<std::uint8_t>& out, PacketRef p, std::int64_t now_ns);
   std::chrono::milliseconds next_keepalive_delay();
 
   Server& server_;

@@ -155,4 +155,11 @@ void Worker::unsubscribe_peer_gone(const protocol::NodePublic& src, std::uint64_
   if (it->second.empty()) peer_gone_subscribers_.erase(it);
 }
 
+std::span<std::uint8_t> Worker::read_scratch() {
+  // Large enough that a busy sender's socket usually drains in one or two reads.
+  constexpr std::size_t kReadScratchBytes = 64 * 1024;
+  if (!read_scratch_) read_scratch_ = std::make_unique<std::uint8_t[]>(kReadScratchBytes);
+  return {read_scratch_.get(), kReadScratchBytes};
+}
+
 }  // namespace derp::server

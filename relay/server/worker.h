@@ -8,8 +8,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -67,6 +69,16 @@ class Worker {
   std::uint64_t add_closer(std::function<void()> close);
   void remove_closer(std::uint64_t id);
 
+  // I/O scratch shared by this worker's connections: reads land in read_scratch() and write
+  // batches are assembled in write_scratch(), so a connection owns no buffer between events.
+  std::span<std::uint8_t> read_scratch();
+  std::vector<std::uint8_t>& write_scratch() { return write_scratch_; }
+
+  // The steady clock in nanoseconds as of the read being processed now: one clock read per batch
+  // of received bytes instead of one per packet.
+  std::int64_t batch_now_ns() const { return batch_now_ns_; }
+  void set_batch_now_ns(std::int64_t ns) { batch_now_ns_ = ns; }
+
  private:
   void arm_tick();
 
@@ -89,6 +101,9 @@ class Worker {
   std::uint64_t next_closer_id_ = 1;
   bool stopping_ = false;
   boost::asio::steady_timer tick_{io_};
+  std::unique_ptr<std::uint8_t[]> read_scratch_;
+  std::vector<std::uint8_t> write_scratch_;
+  std::int64_t batch_now_ns_ = 0;
 };
 
 }  // namespace derp::server

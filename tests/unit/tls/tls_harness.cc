@@ -19,6 +19,7 @@
 #include "relay/tls/client_context.h"
 #include "relay/tls/meta_cert.h"
 #include "relay/tls/probe_checks.h"
+#include "relay/tls/tls_socket.h"
 
 namespace derp::tls::testing {
 namespace {
@@ -51,16 +52,25 @@ HandshakeResult run_handshake(const std::shared_ptr<asio::ssl::context>& server_
       result.server_error = ec;
       return;
     }
-    set_timeouts(sock);
-    asio::ssl::stream<tcp::socket> stream(std::move(sock), *server_ctx);
-    stream.handshake(asio::ssl::stream_base::server, ec);
-    if (const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name)) {
-      result.server_sni = sni;
-    }
-    if (!ec) {
-      char byte;
-      asio::read(stream, asio::buffer(&byte, 1), ec);
-      if (!ec) asio::write(stream, asio::buffer("y", 1), ec);
+    // The server side is the one derpd runs: TlsSocket, OpenSSL straight on the socket.
+    TlsSocket stream(std::move(sock), server_ctx);
+    char byte;
+    stream.async_handshake([&](boost::system::error_code hec) {
+      ec = hec;
+      if (const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+        result.server_sni = sni;
+      }
+      if (ec) return;
+      asio::async_read(stream, asio::buffer(&byte, 1), [&](boost::system::error_code rec, size_t) {
+        ec = rec;
+        if (ec) return;
+        asio::async_write(stream, asio::buffer("y", 1),
+                          [&](boost::system::error_code wec, size_t) { ec = wec; });
+      });
+    });
+    // A hung peer fails the test instead of hanging it.
+    if (server_io.run_for(std::chrono::seconds(10)) == 0 || !server_io.stopped()) {
+      ec = asio::error::timed_out;
     }
     result.server_error = ec;
   });

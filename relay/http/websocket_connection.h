@@ -1,5 +1,6 @@
-// A DERP session carried by a byte stream: reads feed the ClientSession, and its output is written
-// in batches (everything queued since the last write goes out in one write call).
+// A DERP session carried in WebSocket binary messages (spec §1.4): reads feed the ClientSession,
+// and its output is written in batches (everything queued since the last write goes out in one
+// message). Browser-based clients use this; native clients take the SocketConnection path.
 #pragma once
 
 #include <boost/asio/post.hpp>
@@ -10,23 +11,26 @@
 #include <utility>
 #include <vector>
 
-#include "relay/http/stream_ops.h"
+#include <boost/asio/write.hpp>
+#include <boost/beast/websocket.hpp>
 #include "relay/server/client_session.h"
 #include "relay/server/worker.h"
 
 namespace derp::http {
 
 // Read buffer per connection; large enough for a 64 KiB packet to arrive in a few reads.
-inline constexpr std::size_t kReadBufferSize = 16 * 1024;
-// A write batch stops growing past this, so one slow client's batch stays bounded.
-inline constexpr std::size_t kWriteBatchBytes = 64 * 1024;
+inline constexpr std::size_t kWebSocketReadBufferSize = 16 * 1024;
+inline constexpr std::size_t kWebSocketWriteBatchBytes = 64 * 1024;
 
-template <class Stream>
-class DerpConnection : public server::SessionTransport,
-                       public std::enable_shared_from_this<DerpConnection<Stream>> {
+// Next is the layer under the WebSocket: a TCP socket or a tls::TlsSocket.
+template <class Next>
+class WebSocketConnection : public server::SessionTransport,
+                            public std::enable_shared_from_this<WebSocketConnection<Next>> {
  public:
-  DerpConnection(server::Server& server, server::Worker& worker, Stream stream,
-                 server::ConnectionInfo info)
+  using Stream = boost::beast::websocket::stream<Next>;
+
+  WebSocketConnection(server::Server& server, server::Worker& worker, Stream stream,
+                      server::ConnectionInfo info)
       : stream_(std::move(stream)), session_(server, worker, *this, std::move(info)) {}
 
   // `prefix` is written before the ServerKey frame; `leftover` holds bytes the HTTP parser read
@@ -39,7 +43,7 @@ class DerpConnection : public server::SessionTransport,
       finish();
       return;
     }
-    read_buf_ = std::make_unique<std::uint8_t[]>(kReadBufferSize);
+    read_buf_ = std::make_unique<std::uint8_t[]>(kWebSocketReadBufferSize);
     do_read();
   }
 
@@ -66,11 +70,12 @@ class DerpConnection : public server::SessionTransport,
 
  private:
   void do_read() {
-    StreamOps<Stream>::read_some(
-        stream_, boost::asio::buffer(read_buf_.get(), kReadBufferSize),
+    stream_.async_read_some(
+        boost::asio::buffer(read_buf_.get(), kWebSocketReadBufferSize),
         [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
           if (ec || self->closed_) return self->finish();
-          if (StreamOps<Stream>::last_read_invalid(self->stream_)) {
+          // DERP travels only in binary messages; text is a protocol error (close 1003).
+          if (self->stream_.got_text()) {
             return self->close_for_protocol_error("text WebSocket message");
           }
           if (!self->session_.on_bytes({self->read_buf_.get(), n})) {
@@ -85,11 +90,11 @@ class DerpConnection : public server::SessionTransport,
   void do_write() {
     if (writing_ || closed_ || protocol_error_ || !session_.has_output()) return;
     write_buf_.clear();
-    session_.take_output(write_buf_, kWriteBatchBytes);
+    session_.take_output(write_buf_, kWebSocketWriteBatchBytes);
     writing_ = true;
     write_started_ = std::chrono::steady_clock::now();
-    StreamOps<Stream>::write(
-        stream_, boost::asio::buffer(write_buf_),
+    stream_.async_write(
+        boost::asio::buffer(write_buf_),
         [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
           self->writing_ = false;
           if (const char* why = std::exchange(self->protocol_error_, nullptr)) {
@@ -99,7 +104,7 @@ class DerpConnection : public server::SessionTransport,
             self->session_.close("write failed: " + ec.message());
             return;
           }
-          if (self->write_buf_.capacity() > kWriteBatchBytes * 2) {
+          if (self->write_buf_.capacity() > kWebSocketWriteBatchBytes * 2) {
             std::vector<std::uint8_t>().swap(self->write_buf_);
           }
           if (self->session_.has_output()) {
@@ -118,8 +123,9 @@ class DerpConnection : public server::SessionTransport,
     socket.close(ignored);
   }
 
-  // Tells the peer why in the transport's terms (WebSocket close 1003), then closes. A write in
-  // flight finishes first (its completion comes back here).
+  // Tells the peer why with a WebSocket close 1003 (unsupported data), then closes. A write in
+  // flight finishes first (its completion comes back here). The Close frame goes straight to the
+  // layer below: the connection closes right after, so Beast's closing handshake is not awaited.
   void close_for_protocol_error(const char* why) {
     if (closed_) {
       session_.close(why);
@@ -130,10 +136,13 @@ class DerpConnection : public server::SessionTransport,
       return;
     }
     closed_ = true;
-    StreamOps<Stream>::send_protocol_error(stream_, [self = this->shared_from_this(), why] {
-      self->session_.close(why);
-      self->linger_then_finish();
-    });
+    static constexpr std::uint8_t kClose1003[] = {0x88, 0x02, 0x03, 0xeb};
+    boost::asio::async_write(
+        stream_.next_layer(), boost::asio::buffer(kClose1003),
+        [self = this->shared_from_this(), why](boost::system::error_code, std::size_t) {
+          self->session_.close(why);
+          self->linger_then_finish();
+        });
   }
 
   // Half-closes and discards what the peer still sends for up to 2 s before closing: closing a
@@ -152,7 +161,7 @@ class DerpConnection : public server::SessionTransport,
 
   void discard_until_eof(std::shared_ptr<boost::asio::steady_timer> timer) {
     boost::beast::get_lowest_layer(stream_).async_read_some(
-        boost::asio::buffer(read_buf_.get(), kReadBufferSize),
+        boost::asio::buffer(read_buf_.get(), kWebSocketReadBufferSize),
         [self = this->shared_from_this(), timer](boost::system::error_code ec, std::size_t) {
           if (!ec) return self->discard_until_eof(timer);
           timer->cancel();

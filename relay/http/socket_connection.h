@@ -1,0 +1,152 @@
+// A DERP session on a TCP or TLS socket (after the upgrade). It waits for readiness instead of
+// keeping a read posted, reads into the worker's scratch buffer and assembles writes in the
+// worker's scratch vector, so an idle connection owns no I/O buffer: only what the kernel refused
+// to take is kept (the transport's backlog).
+//
+// Transport is transport::PlainSocket or tls::TlsSocket: non-blocking read/write/flush steps that
+// say which readiness to wait for.
+#pragma once
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include "relay/server/client_session.h"
+#include "relay/server/worker.h"
+#include "relay/transport/io_result.h"
+
+namespace derp::http {
+
+// A write batch stops growing past this, so one slow client's batch stays bounded.
+inline constexpr std::size_t kWriteBatchBytes = 64 * 1024;
+// One read per connection per turn of the event loop, of at most this much: ~13 packets of 1,200
+// bytes, well under a receiver's 32-packet queue. Larger reads (64 KiB was tried) let one sender
+// overrun its receiver's queue before the receiver's writer gets a turn, and under unlimited load
+// the relay then spends its time reading packets only to drop them (delivered 262k pkt/s instead
+// of 600k; tests/bench/README.md).
+inline constexpr std::size_t kReadChunkBytes = 16 * 1024;
+inline constexpr int kWriteBatchesPerTurn = 4;
+
+template <class Transport>
+class SocketConnection : public server::SessionTransport,
+                         public std::enable_shared_from_this<SocketConnection<Transport>> {
+ public:
+  SocketConnection(server::Server& server, server::Worker& worker, Transport transport,
+                   server::ConnectionInfo info)
+      : worker_(worker),
+        transport_(std::move(transport)),
+        session_(server, worker, *this, std::move(info)) {}
+
+  // `prefix` is written before the ServerKey frame; `leftover` holds bytes the HTTP parser read
+  // past the request (a fast-start client's ClientInfo).
+  void start(std::string_view prefix, boost::asio::const_buffer leftover) {
+    session_.start(prefix);
+    if (leftover.size() > 0 &&
+        !session_.on_bytes({static_cast<const std::uint8_t*>(leftover.data()), leftover.size()})) {
+      return finish();
+    }
+    // Read before waiting: TLS may already hold records that arrived with the request.
+    boost::asio::post(transport_.socket().get_executor(),
+                      [self = this->shared_from_this()] { self->on_readable({}); });
+  }
+
+  void wake_writer() override {
+    if (write_scheduled_ || waiting_writable_ || closed_) return;
+    write_scheduled_ = true;
+    // Deferred so that everything queued during this turn of the event loop goes in one write.
+    boost::asio::post(transport_.socket().get_executor(), [self = this->shared_from_this()] {
+      self->write_scheduled_ = false;
+      self->do_write();
+    });
+  }
+
+  void close() override {
+    if (closed_) return;
+    closed_ = true;
+    transport_.close();  // pending waits complete with operation_aborted
+  }
+
+  bool write_stalled(std::chrono::steady_clock::time_point now,
+                     std::chrono::milliseconds timeout) const override {
+    return transport_.output_pending() && now - backlog_since_ > timeout;
+  }
+
+ private:
+  using tcp = boost::asio::ip::tcp;
+
+  void wait_readable() {
+    transport_.socket().async_wait(
+        tcp::socket::wait_read,
+        [self = this->shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+  }
+
+  void on_readable(boost::system::error_code ec) {
+    if (ec || closed_) return finish();
+    auto scratch = worker_.read_scratch().first(kReadChunkBytes);
+    transport::IoResult r = transport_.read(scratch.data(), scratch.size());
+    if (r.bytes > 0 && !session_.on_bytes({scratch.data(), r.bytes})) return finish();
+    if (transport_.output_pending()) wake_writer();  // TLS answered something (KeyUpdate)
+    if (r.failed()) return finish();
+    if (r.wait == transport::IoWait::kReadable || !transport_.more_to_read()) {
+      return wait_readable();
+    }
+    // Still more to read: let the worker's other connections (and writers) have a turn first.
+    boost::asio::post(transport_.socket().get_executor(),
+                      [self = this->shared_from_this()] { self->on_readable({}); });
+  }
+
+  void do_write() {
+    if (closed_) return;
+    if (transport_.output_pending()) {
+      transport::IoResult r = transport_.flush();
+      if (r.failed()) return write_failed(r.error);
+      if (transport_.output_pending()) return wait_writable();
+    }
+    auto& batch = worker_.write_scratch();
+    for (int i = 0; i < kWriteBatchesPerTurn && session_.has_output(); ++i) {
+      batch.clear();
+      session_.take_output(batch, kWriteBatchBytes);
+      transport::IoResult r = transport_.write(batch.data(), batch.size());
+      if (r.failed()) return write_failed(r.error);
+      if (transport_.output_pending()) {
+        backlog_since_ = std::chrono::steady_clock::now();
+        return wait_writable();
+      }
+    }
+    if (session_.has_output()) wake_writer();
+  }
+
+  void wait_writable() {
+    waiting_writable_ = true;
+    transport_.socket().async_wait(tcp::socket::wait_write,
+                                   [self = this->shared_from_this()](boost::system::error_code ec) {
+                                     self->waiting_writable_ = false;
+                                     if (ec || self->closed_) return;
+                                     self->do_write();
+                                   });
+  }
+
+  void write_failed(const boost::system::error_code& ec) {
+    session_.close("write failed: " + ec.message());
+  }
+
+  void finish() {
+    close();
+    if (finished_) return;
+    finished_ = true;
+    session_.shutdown();
+  }
+
+  server::Worker& worker_;
+  Transport transport_;
+  server::ClientSession session_;
+  bool write_scheduled_ = false;
+  bool waiting_writable_ = false;
+  bool closed_ = false;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point backlog_since_;
+};
+
+}  // namespace derp::http

@@ -1,0 +1,235 @@
+#include "relay/tls/tls_socket.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <cerrno>
+#include <stdexcept>
+#include <vector>
+
+#include "relay/transport/send_backlog.h"
+
+namespace derp::tls {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// OpenSSL pulls up to this much ciphertext per recv(); the buffer exists only while a read is in
+// progress (SSL_MODE_RELEASE_BUFFERS), so it costs nothing on idle connections.
+constexpr std::size_t kReadAheadBytes = 64 * 1024;
+// The per-thread ciphertext collector gives its memory back past this size.
+constexpr std::size_t kRetainedCiphertextBytes = 256 * 1024;
+
+struct SocketBioState {
+  int fd = -1;
+  bool drained = false;  // the last recv() found the socket empty
+  bool eof = false;
+  int error = 0;  // errno of a failed recv()
+};
+
+// Everything OpenSSL writes during one call on this thread; sent right after the call returns.
+thread_local std::vector<std::uint8_t> t_ciphertext;
+
+int socket_bio_read(BIO* bio, char* out, int len) {
+  auto* st = static_cast<SocketBioState*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  for (;;) {
+    ssize_t n = ::recv(st->fd, out, static_cast<std::size_t>(len), MSG_DONTWAIT);
+    if (n > 0) {
+      st->drained = n < len;
+      return static_cast<int>(n);
+    }
+    if (n == 0) {
+      st->eof = true;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      st->drained = true;
+      BIO_set_retry_read(bio);
+      return -1;
+    }
+    st->error = errno;
+    return -1;
+  }
+}
+
+// Never refuses: records are gathered and leave in one send() once the SSL call returns.
+int socket_bio_write(BIO*, const char* data, int len) {
+  auto* p = reinterpret_cast<const std::uint8_t*>(data);
+  t_ciphertext.insert(t_ciphertext.end(), p, p + len);
+  return len;
+}
+
+long socket_bio_ctrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int socket_bio_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+BIO_METHOD* socket_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "derp socket");
+    if (!m || BIO_meth_set_read(m, socket_bio_read) != 1 ||
+        BIO_meth_set_write(m, socket_bio_write) != 1 ||
+        BIO_meth_set_ctrl(m, socket_bio_ctrl) != 1 ||
+        BIO_meth_set_create(m, socket_bio_create) != 1) {
+      throw std::runtime_error("cannot create the OpenSSL socket BIO method");
+    }
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+struct TlsSocket::Impl {
+  std::shared_ptr<asio::ssl::context> context;
+  SSL* ssl = nullptr;
+  SocketBioState bio;
+  transport::SendBacklog backlog;
+
+  ~Impl() { SSL_free(ssl); }
+
+  // Turns a failed SSL call into what the caller waits for, or the error that ends it.
+  IoResult failure(int ret) {
+    IoResult r;
+    switch (SSL_get_error(ssl, ret)) {
+      case SSL_ERROR_WANT_READ:
+        r.wait = IoWait::kReadable;
+        break;
+      case SSL_ERROR_WANT_WRITE:
+        r.wait = IoWait::kWritable;
+        break;
+      case SSL_ERROR_ZERO_RETURN:
+        r.error = asio::error::eof;
+        break;
+      case SSL_ERROR_SYSCALL:
+        r.error = bio.error ? boost::system::error_code(bio.error, boost::system::system_category())
+                            : boost::system::error_code(asio::error::eof);
+        break;
+      default:
+        if (bio.eof) {
+          r.error = asio::error::eof;  // closed mid-record: no close_notify, same as a clean end
+        } else if (unsigned long e = ERR_peek_last_error()) {
+          r.error = boost::system::error_code(static_cast<int>(e), asio::error::get_ssl_category());
+        } else {
+          r.error = asio::ssl::error::stream_truncated;
+        }
+    }
+    ERR_clear_error();
+    return r;
+  }
+
+  // Runs one SSL call (which returns 1 on success and sets its byte count), then sends whatever
+  // OpenSSL wrote during it.
+  template <class SslCall>
+  IoResult call(SslCall ssl_call) {
+    ERR_clear_error();
+    std::size_t n = 0;
+    int ret = ssl_call(ssl, n);
+    IoResult r;
+    if (ret == 1) {
+      r.bytes = n;
+    } else {
+      r = failure(ret);
+    }
+    send_ciphertext(r);
+    return r;
+  }
+
+  void send_ciphertext(IoResult& r) {
+    if (t_ciphertext.empty()) return;
+    boost::system::error_code ec;
+    backlog.send(bio.fd, t_ciphertext.data(), t_ciphertext.size(), ec);
+    t_ciphertext.clear();
+    if (t_ciphertext.capacity() > kRetainedCiphertextBytes) {
+      std::vector<std::uint8_t>().swap(t_ciphertext);
+    }
+    if (ec && !r.failed()) r.error = ec;
+  }
+};
+
+TlsSocket::TlsSocket(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::context> context,
+                     TlsRole role)
+    : impl_(std::make_unique<Impl>()), socket_(std::move(socket)) {
+  impl_->context = std::move(context);
+  impl_->bio.fd = socket_.native_handle();
+  impl_->ssl = SSL_new(impl_->context->native_handle());
+  BIO* bio = impl_->ssl ? BIO_new(socket_bio_method()) : nullptr;
+  if (!bio) {
+    ERR_clear_error();
+    throw std::runtime_error("cannot create a TLS session (out of memory?)");
+  }
+  BIO_set_data(bio, &impl_->bio);
+  SSL_set_bio(impl_->ssl, bio, bio);
+  if (role == TlsRole::kServer) {
+    SSL_set_accept_state(impl_->ssl);
+  } else {
+    SSL_set_connect_state(impl_->ssl);
+  }
+  SSL_set_read_ahead(impl_->ssl, 1);
+  SSL_set_default_read_buffer_len(impl_->ssl, kReadAheadBytes);
+}
+
+TlsSocket::TlsSocket(TlsSocket&& other) noexcept = default;
+TlsSocket::~TlsSocket() = default;
+
+IoResult TlsSocket::handshake_step() {
+  return impl_->call([](SSL* ssl, std::size_t& n) {
+    n = 0;
+    return SSL_do_handshake(ssl);
+  });
+}
+
+IoResult TlsSocket::read(std::uint8_t* buf, std::size_t len) {
+  if (len == 0) return {};
+  // Whatever OpenSSL writes meanwhile (the answer to a KeyUpdate) is sent by call().
+  return impl_->call(
+      [buf, len](SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, buf, len, &n); });
+}
+
+SSL* TlsSocket::native_handle() const {
+  return impl_->ssl;
+}
+
+bool TlsSocket::more_to_read() const {
+  return SSL_has_pending(impl_->ssl) == 1 || !impl_->bio.drained;
+}
+
+IoResult TlsSocket::write(const std::uint8_t* data, std::size_t len) {
+  if (len == 0) return {};
+  IoResult r = impl_->call(
+      [data, len](SSL* ssl, std::size_t& n) { return SSL_write_ex(ssl, data, len, &n); });
+  if (!r.failed() && output_pending()) r.wait = IoWait::kWritable;
+  return r;
+}
+
+IoResult TlsSocket::flush() {
+  return impl_->backlog.flush(impl_->bio.fd);
+}
+
+bool TlsSocket::output_pending() const {
+  return impl_->backlog.pending();
+}
+
+void TlsSocket::close() {
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+void teardown(boost::beast::role_type, TlsSocket& socket, boost::system::error_code& ec) {
+  ec = {};
+  socket.close();
+}
+
+}  // namespace derp::tls

@@ -1,0 +1,30 @@
+// Non-blocking sends that never lose bytes: what the kernel does not take now is kept, in order,
+// until flush() gets it out. The storage exists only while something is waiting.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "relay/transport/io_result.h"
+
+namespace derp::transport {
+
+class SendBacklog {
+ public:
+  // Sends `data` behind whatever is still waiting; sets `error` if the socket failed.
+  void send(int fd, const std::uint8_t* data, std::size_t len, boost::system::error_code& error);
+  // Sends what is waiting. wait is kWritable while some of it remains.
+  IoResult flush(int fd);
+  bool pending() const { return sent_ < bytes_.size(); }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+  std::size_t sent_ = 0;
+};
+
+// send() that never blocks and never raises SIGPIPE. Returns the bytes sent (0 when the socket is
+// full) and sets `error` on failure.
+std::size_t send_nonblocking(int fd, const std::uint8_t* data, std::size_t len,
+                             boost::system::error_code& error);
+
+}  // namespace derp::transport
