@@ -70,7 +70,7 @@ class SocketConnection : public server::SessionTransport,
 
   bool write_stalled(std::chrono::steady_clock::time_point now,
                      std::chrono::milliseconds timeout) const override {
-    return transport_.output_pending() && now - backlog_since_ > timeout;
+    return transport_.output_pending() && now - transport_.output_pending_since() > timeout;
   }
 
  private:
@@ -110,10 +110,9 @@ class SocketConnection : public server::SessionTransport,
       session_.take_output(batch, kWriteBatchBytes);
       transport::IoResult r = transport_.write(batch.data(), batch.size());
       if (r.failed()) return write_failed(r.error);
-      if (transport_.output_pending()) {
-        backlog_since_ = std::chrono::steady_clock::now();
-        return wait_writable();
-      }
+      // Transports take a whole batch or fail; anything else would lose frames silently.
+      if (r.bytes != batch.size()) return write_failed(boost::asio::error::message_size);
+      if (transport_.output_pending()) return wait_writable();
     }
     if (session_.has_output()) wake_writer();
   }
@@ -146,7 +145,6 @@ class SocketConnection : public server::SessionTransport,
   bool waiting_writable_ = false;
   bool closed_ = false;
   bool finished_ = false;
-  std::chrono::steady_clock::time_point backlog_since_;
 };
 
 }  // namespace derp::http

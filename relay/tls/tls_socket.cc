@@ -66,8 +66,15 @@ int socket_bio_write(BIO*, const char* data, int len) {
   return len;
 }
 
-long socket_bio_ctrl(BIO*, int cmd, long, void*) {
-  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+long socket_bio_ctrl(BIO* bio, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_EOF:  // lets OpenSSL tell an unexpected EOF from other failures
+      return static_cast<SocketBioState*>(BIO_get_data(bio))->eof ? 1 : 0;
+    default:
+      return 0;  // no kTLS, nothing pending inside the BIO
+  }
 }
 
 int socket_bio_create(BIO* bio) {
@@ -133,6 +140,7 @@ struct TlsSocket::Impl {
   // OpenSSL wrote during it.
   template <class SslCall>
   IoResult call(SslCall ssl_call) {
+    if (bio.fd < 0) return IoResult{0, IoWait::kNone, asio::error::bad_descriptor};
     ERR_clear_error();
     std::size_t n = 0;
     int ret = ssl_call(ssl, n);
@@ -183,8 +191,15 @@ TlsSocket::TlsSocket(asio::ip::tcp::socket socket, std::shared_ptr<asio::ssl::co
 TlsSocket::TlsSocket(TlsSocket&& other) noexcept = default;
 TlsSocket::~TlsSocket() = default;
 
+// Someone may have closed the socket (the pre-upgrade guard, a WebSocket close) and the number
+// may already belong to another connection: OpenSSL must never touch a stale descriptor.
+TlsSocket::Impl& TlsSocket::io() {
+  impl_->bio.fd = socket_.is_open() ? socket_.native_handle() : -1;
+  return *impl_;
+}
+
 IoResult TlsSocket::handshake_step() {
-  return impl_->call([](SSL* ssl, std::size_t& n) {
+  return io().call([](SSL* ssl, std::size_t& n) {
     n = 0;
     return SSL_do_handshake(ssl);
   });
@@ -193,8 +208,7 @@ IoResult TlsSocket::handshake_step() {
 IoResult TlsSocket::read(std::uint8_t* buf, std::size_t len) {
   if (len == 0) return {};
   // Whatever OpenSSL writes meanwhile (the answer to a KeyUpdate) is sent by call().
-  return impl_->call(
-      [buf, len](SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, buf, len, &n); });
+  return io().call([buf, len](SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, buf, len, &n); });
 }
 
 SSL* TlsSocket::native_handle() const {
@@ -207,18 +221,24 @@ bool TlsSocket::more_to_read() const {
 
 IoResult TlsSocket::write(const std::uint8_t* data, std::size_t len) {
   if (len == 0) return {};
-  IoResult r = impl_->call(
-      [data, len](SSL* ssl, std::size_t& n) { return SSL_write_ex(ssl, data, len, &n); });
+  IoResult r =
+      io().call([data, len](SSL* ssl, std::size_t& n) { return SSL_write_ex(ssl, data, len, &n); });
   if (!r.failed() && output_pending()) r.wait = IoWait::kWritable;
   return r;
 }
 
 IoResult TlsSocket::flush() {
-  return impl_->backlog.flush(impl_->bio.fd);
+  Impl& impl = io();
+  if (impl.bio.fd < 0) return IoResult{0, IoWait::kNone, asio::error::bad_descriptor};
+  return impl.backlog.flush(impl.bio.fd);
 }
 
 bool TlsSocket::output_pending() const {
   return impl_->backlog.pending();
+}
+
+std::chrono::steady_clock::time_point TlsSocket::output_pending_since() const {
+  return impl_->backlog.pending_since();
 }
 
 void TlsSocket::close() {

@@ -12,8 +12,10 @@
 #include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/role.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -63,6 +65,7 @@ class TlsSocket {
   IoResult write(const std::uint8_t* data, std::size_t len);
   IoResult flush();
   bool output_pending() const;
+  std::chrono::steady_clock::time_point output_pending_since() const;
   // Closes the socket without a close_notify (as the reference server does).
   void close();
 
@@ -75,6 +78,7 @@ class TlsSocket {
 
  private:
   struct Impl;  // on the heap, so the BIO's pointer to it survives a move of the TlsSocket
+  Impl& io();
   std::unique_ptr<Impl> impl_;
   boost::asio::ip::tcp::socket socket_;
 };
@@ -82,9 +86,11 @@ class TlsSocket {
 namespace detail {
 
 // Drives one non-blocking step to completion for an Asio caller: runs it, waits for the readiness
-// it asks for, runs it again, then waits until any ciphertext it produced has left. The first
-// invocation only posts, so the caller's handler is never run from inside the initiating call.
-template <class Step, bool kSized>
+// it asks for (after sending our own pending ciphertext: the peer may be waiting for it), runs it
+// again. Handshakes and writes then wait until their ciphertext has left; reads complete at once,
+// so a slow peer's reading does not hold up ours. The first invocation only posts, so the
+// caller's handler never runs inside the initiating call.
+template <class Step, bool kSized, bool kAwaitOutput>
 struct TlsAsyncOp {
   TlsSocket& socket;
   Step step;
@@ -101,13 +107,17 @@ struct TlsAsyncOp {
     if (state == State::kStep) {
       IoResult r = step(socket);
       if (r.failed()) return finish(self, r.error);
-      if (r.bytes == 0 && r.wait != IoWait::kNone) return wait(self, r.wait);
+      if (r.bytes == 0 && r.wait != IoWait::kNone) {
+        IoResult f = socket.flush();
+        if (f.failed()) return finish(self, f.error);
+        return wait(self, socket.output_pending() ? IoWait::kWritable : r.wait);
+      }
       bytes = r.bytes;
       state = State::kFlush;
     }
     IoResult f = socket.flush();
     if (f.failed()) return finish(self, f.error);
-    if (socket.output_pending()) return wait(self, IoWait::kWritable);
+    if (kAwaitOutput && socket.output_pending()) return wait(self, IoWait::kWritable);
     finish(self, {});
   }
 
@@ -128,12 +138,12 @@ struct TlsAsyncOp {
   }
 };
 
-template <bool kSized, class Token, class Step>
+template <bool kSized, bool kAwaitOutput, class Token, class Step>
 auto start_tls_op(TlsSocket& socket, Token&& token, Step step) {
   using Signature = std::conditional_t<kSized, void(boost::system::error_code, std::size_t),
                                        void(boost::system::error_code)>;
-  return boost::asio::async_compose<Token, Signature>(TlsAsyncOp<Step, kSized>{socket, step}, token,
-                                                      socket.socket());
+  return boost::asio::async_compose<Token, Signature>(
+      TlsAsyncOp<Step, kSized, kAwaitOutput>{socket, step}, token, socket.socket());
 }
 
 // Like a stream's read_some/write_some, these move the first non-empty buffer only.
@@ -149,14 +159,14 @@ Buffer first_nonempty(const Buffers& buffers) {
 
 template <class Token>
 auto TlsSocket::async_handshake(Token&& token) {
-  return detail::start_tls_op<false>(*this, std::forward<Token>(token),
-                                     [](TlsSocket& s) { return s.handshake_step(); });
+  return detail::start_tls_op<false, true>(*this, std::forward<Token>(token),
+                                           [](TlsSocket& s) { return s.handshake_step(); });
 }
 
 template <class MutableBuffers, class Token>
 auto TlsSocket::async_read_some(const MutableBuffers& buffers, Token&& token) {
   auto b = detail::first_nonempty<boost::asio::mutable_buffer>(buffers);
-  return detail::start_tls_op<true>(*this, std::forward<Token>(token), [b](TlsSocket& s) {
+  return detail::start_tls_op<true, false>(*this, std::forward<Token>(token), [b](TlsSocket& s) {
     return s.read(static_cast<std::uint8_t*>(b.data()), b.size());
   });
 }
@@ -164,7 +174,7 @@ auto TlsSocket::async_read_some(const MutableBuffers& buffers, Token&& token) {
 template <class ConstBuffers, class Token>
 auto TlsSocket::async_write_some(const ConstBuffers& buffers, Token&& token) {
   auto b = detail::first_nonempty<boost::asio::const_buffer>(buffers);
-  return detail::start_tls_op<true>(*this, std::forward<Token>(token), [b](TlsSocket& s) {
+  return detail::start_tls_op<true, true>(*this, std::forward<Token>(token), [b](TlsSocket& s) {
     return s.write(static_cast<const std::uint8_t*>(b.data()), b.size());
   });
 }
@@ -178,7 +188,7 @@ void async_teardown(boost::beast::role_type role, TlsSocket& socket, Handler&& h
   boost::system::error_code ec;
   teardown(role, socket, ec);
   boost::asio::post(socket.get_executor(),
-                    [h = std::forward<Handler>(handler), ec]() mutable { h(ec); });
+                    boost::beast::bind_front_handler(std::forward<Handler>(handler), ec));
 }
 
 }  // namespace derp::tls

@@ -27,6 +27,9 @@ class PlainSocket {
   IoResult write(const std::uint8_t* data, std::size_t len);
   IoResult flush() { return backlog_.flush(socket_.native_handle()); }
   bool output_pending() const { return backlog_.pending(); }
+  std::chrono::steady_clock::time_point output_pending_since() const {
+    return backlog_.pending_since();
+  }
 
   void close();
 

@@ -30,6 +30,7 @@ void SendBacklog::send(int fd, const std::uint8_t* data, std::size_t len,
   if (error || sent == len) return;
   bytes_.assign(data + sent, data + len);
   sent_ = 0;
+  since_ = std::chrono::steady_clock::now();
 }
 
 IoResult SendBacklog::flush(int fd) {

@@ -2,6 +2,7 @@
 // until flush() gets it out. The storage exists only while something is waiting.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -16,10 +17,13 @@ class SendBacklog {
   // Sends what is waiting. wait is kWritable while some of it remains.
   IoResult flush(int fd);
   bool pending() const { return sent_ < bytes_.size(); }
+  // When the bytes waiting now started to wait: what a write deadline is measured from.
+  std::chrono::steady_clock::time_point pending_since() const { return since_; }
 
  private:
   std::vector<std::uint8_t> bytes_;
   std::size_t sent_ = 0;
+  std::chrono::steady_clock::time_point since_;
 };
 
 // send() that never blocks and never raises SIGPIPE. Returns the bytes sent (0 when the socket is

@@ -230,5 +230,33 @@ TEST_F(TlsSocketTest, AsyncOpsCarryHttpBothWays) {
   EXPECT_EQ(request, "hello");
 }
 
+TEST_F(TlsSocketTest, NeverTouchesADescriptorClosedUnderIt) {
+  IoResult read, write, flush;
+  tcp::socket squatter(server_io_);
+  run(
+      [&](std::shared_ptr<TlsSocket> tls) {
+        tls->async_handshake([&, tls](boost::system::error_code ec) {
+          ASSERT_FALSE(ec);
+          // What the pre-upgrade guard does: close the TCP socket behind the TLS layer's back.
+          // The number may be reused by the next accept at once, so every step must refuse.
+          const int old_fd = tls->next_layer().native_handle();
+          tls->next_layer().close();
+          // Linux hands out the lowest free number: this socket now has the old one.
+          squatter.open(tcp::v4());
+          EXPECT_EQ(squatter.native_handle(), old_fd);
+          std::uint8_t buf[16] = {};
+          read = tls->read(buf, sizeof(buf));
+          write = tls->write(buf, sizeof(buf));
+          flush = tls->flush();
+        });
+      },
+      [&](asio::ssl::stream<tcp::socket>& client) {
+        client.handshake(asio::ssl::stream_base::client);
+      });
+  EXPECT_EQ(read.error, asio::error::bad_descriptor);
+  EXPECT_EQ(write.error, asio::error::bad_descriptor);
+  EXPECT_EQ(flush.error, asio::error::bad_descriptor);
+}
+
 }  // namespace
 }  // namespace derp::tls
