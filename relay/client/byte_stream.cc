@@ -1,12 +1,10 @@
 #include "relay/client/byte_stream_impl.h"
 
 #include <boost/asio/read.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 namespace derp::client {
 
@@ -35,33 +33,29 @@ class TcpByteStream final : public ByteStream {
   tcp::socket s_;
 };
 
+// OpenSSL on the socket (tls::TlsSocket), as the server does: no intermediate copies, which
+// matters for mesh links and for a load generator sharing cores with the relay it measures.
 class TlsByteStream final : public ByteStream {
  public:
-  TlsByteStream(asio::ssl::stream<tcp::socket> s, std::shared_ptr<asio::ssl::context> ctx)
-      : ctx_(std::move(ctx)), s_(std::move(s)) {}
+  explicit TlsByteStream(tls::TlsSocket s) : s_(std::move(s)) {}
   asio::awaitable<std::size_t> read_some(asio::mutable_buffer b) override {
     co_return co_await s_.async_read_some(b, asio::use_awaitable);
   }
   asio::awaitable<void> write_all(asio::const_buffer b) override {
     co_await asio::async_write(s_, b, asio::use_awaitable);
   }
-  void close() override {
-    boost::system::error_code ignored;
-    s_.next_layer().close(ignored);
-  }
+  void close() override { s_.close(); }
   SSL* ssl() override { return s_.native_handle(); }
   tcp::socket& socket() override { return s_.next_layer(); }
 
  private:
-  std::shared_ptr<asio::ssl::context> ctx_;
-  asio::ssl::stream<tcp::socket> s_;
+  tls::TlsSocket s_;
 };
 
 template <class Next>
 class WsByteStream final : public ByteStream {
  public:
-  WsByteStream(beast::websocket::stream<Next> ws, std::shared_ptr<asio::ssl::context> ctx)
-      : ctx_(std::move(ctx)), ws_(std::move(ws)) {}
+  explicit WsByteStream(beast::websocket::stream<Next> ws) : ws_(std::move(ws)) {}
   asio::awaitable<std::size_t> read_some(asio::mutable_buffer b) override {
     std::size_t n = co_await ws_.async_read_some(b, asio::use_awaitable);
     if (ws_.got_text()) {
@@ -77,7 +71,7 @@ class WsByteStream final : public ByteStream {
     beast::get_lowest_layer(ws_).close(ignored);
   }
   SSL* ssl() override {
-    if constexpr (std::is_same_v<Next, asio::ssl::stream<tcp::socket>>) {
+    if constexpr (std::is_same_v<Next, tls::TlsSocket>) {
       return ws_.next_layer().native_handle();
     } else {
       return nullptr;
@@ -86,13 +80,11 @@ class WsByteStream final : public ByteStream {
   tcp::socket& socket() override { return beast::get_lowest_layer(ws_); }
 
  private:
-  std::shared_ptr<asio::ssl::context> ctx_;
   beast::websocket::stream<Next> ws_;
 };
 
 template <class Next>
 asio::awaitable<std::unique_ptr<ByteStream>> websocket_over(Next next,
-                                                            std::shared_ptr<asio::ssl::context> ctx,
                                                             const std::string& host_header,
                                                             const std::string& path) {
   beast::websocket::stream<Next> ws(std::move(next));
@@ -105,7 +97,7 @@ asio::awaitable<std::unique_ptr<ByteStream>> websocket_over(Next next,
     throw std::runtime_error("WebSocket server did not accept the derp subprotocol");
   }
   ws.binary(true);
-  co_return std::make_unique<WsByteStream<Next>>(std::move(ws), std::move(ctx));
+  co_return std::make_unique<WsByteStream<Next>>(std::move(ws));
 }
 
 }  // namespace
@@ -114,21 +106,20 @@ std::unique_ptr<ByteStream> make_tcp_stream(tcp::socket s) {
   return std::make_unique<TcpByteStream>(std::move(s));
 }
 
-std::unique_ptr<ByteStream> make_tls_stream(asio::ssl::stream<tcp::socket> s,
-                                            std::shared_ptr<asio::ssl::context> ctx) {
-  return std::make_unique<TlsByteStream>(std::move(s), std::move(ctx));
+std::unique_ptr<ByteStream> make_tls_stream(tls::TlsSocket s) {
+  return std::make_unique<TlsByteStream>(std::move(s));
 }
 
 asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(tcp::socket s,
                                                                    const std::string& host_header,
                                                                    const std::string& path) {
-  co_return co_await websocket_over(std::move(s), nullptr, host_header, path);
+  co_return co_await websocket_over(std::move(s), host_header, path);
 }
 
-asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(
-    asio::ssl::stream<tcp::socket> s, std::shared_ptr<asio::ssl::context> ctx,
-    const std::string& host_header, const std::string& path) {
-  co_return co_await websocket_over(std::move(s), std::move(ctx), host_header, path);
+asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(tls::TlsSocket s,
+                                                                   const std::string& host_header,
+                                                                   const std::string& path) {
+  co_return co_await websocket_over(std::move(s), host_header, path);
 }
 
 }  // namespace derp::client

@@ -1,22 +1,16 @@
 // Constructors of the concrete byte streams (used by DerpClient::connect).
 #pragma once
 
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
-
 #include "relay/client/byte_stream.h"
+#include "relay/tls/tls_socket.h"
 
 namespace derp::client {
 
 std::unique_ptr<ByteStream> make_tcp_stream(boost::asio::ip::tcp::socket s);
-std::unique_ptr<ByteStream> make_tls_stream(
-    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> s,
-    std::shared_ptr<boost::asio::ssl::context> ctx);
+std::unique_ptr<ByteStream> make_tls_stream(tls::TlsSocket s);
 boost::asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(
     boost::asio::ip::tcp::socket s, const std::string& host_header, const std::string& path);
 boost::asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(
-    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> s,
-    std::shared_ptr<boost::asio::ssl::context> ctx, const std::string& host_header,
-    const std::string& path);
+    tls::TlsSocket s, const std::string& host_header, const std::string& path);
 
 }  // namespace derp::client

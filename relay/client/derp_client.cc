@@ -6,7 +6,6 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
@@ -17,6 +16,7 @@
 #include "relay/protocol/box.h"
 #include "relay/tls/client_context.h"
 #include "relay/tls/meta_cert.h"
+#include "relay/tls/tls_socket.h"
 
 namespace derp::client {
 
@@ -77,18 +77,18 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect_steps(
   if (url->tls) {
     progress->step = "TLS handshake";
     auto ctx = tls::make_client_context(o.verify_tls, o.ca_file);
-    asio::ssl::stream<tcp::socket> tls_stream(std::move(socket), *ctx);
+    tls::TlsSocket tls_stream(std::move(socket), ctx, tls::TlsRole::kClient);
     progress->socket = &tls_stream.next_layer();
     tls::prepare_client_ssl(tls_stream.native_handle(), name, o.verify_tls);
-    co_await tls_stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    co_await tls_stream.async_handshake(asio::use_awaitable);
     if (tls::negotiated_tls13(tls_stream.native_handle())) {
       meta_key = tls::find_meta_cert_key(tls_stream.native_handle());
     }
     if (url->websocket) {
       progress->step = "WebSocket handshake";
-      stream = co_await make_websocket_stream(std::move(tls_stream), ctx, host_header, url->path);
+      stream = co_await make_websocket_stream(std::move(tls_stream), host_header, url->path);
     } else {
-      stream = make_tls_stream(std::move(tls_stream), ctx);
+      stream = make_tls_stream(std::move(tls_stream));
     }
   } else if (url->websocket) {
     progress->step = "WebSocket handshake";
