@@ -6,8 +6,10 @@
 
 #include "relay/main/node.h"
 #include "relay/main/options.h"
+#include "relay/tls/allocator_tuning.h"
 
 int main(int argc, char** argv) {
+  derp::tls::tune_allocator_for_tls_buffers();
   auto parsed = derp::main::parse_command_line(argc, argv);
   if (parsed.should_exit) return parsed.exit_code;
   spdlog::set_default_logger(spdlog::stderr_color_mt("derpd"));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "relay/tls/allocator_tuning.h"
 #include "tests/bench/derp_load_engine.h"
 #include "tests/bench/derp_load_proc.h"
 
@@ -40,6 +41,8 @@ std::string sibling_derpd(const char* argv0) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The generator's TLS clients churn record buffers the same way derpd does.
+  derp::tls::tune_allocator_for_tls_buffers();
   using namespace derp::bench;
   LoadOptions o;
   bool spawn = false, tls = false, ws = false, json = false;
