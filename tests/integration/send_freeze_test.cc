@@ -8,12 +8,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "relay/tls/test_ca.h"
 #include "tests/support/async_runner.h"
 #include "tests/support/client_checks.h"
 #include "tests/support/derp_test_client.h"
 #include "tests/support/derpd_process.h"
 #include "tests/support/http_text.h"
 #include "tests/support/raw_socket.h"
+#include "tests/support/wait.h"
 
 namespace derp::testing {
 namespace {
@@ -102,6 +104,54 @@ TEST(SendFreeze, StalledReaderDoesNotSlowOthersAndIsDisconnected) {
     x.reset();
     y.reset();
     z.reset();
+  }());
+}
+
+// The same over TLS, where what waits for a full socket is ciphertext that TlsSocket keeps: the
+// deadline must still run from when that backlog started and cut F, and nobody else may notice.
+TEST(SendFreeze, StalledTlsReaderIsCutByTheWriteDeadline) {
+  AsyncRunner runner;
+  TempDir dir;
+  const auto pki = tls::write_test_pki(dir.path(), {"127.0.0.1"});
+  DerpdProcess derpd({"-a", "127.0.0.1:0", "--stun=false", "--workers", "1", "-c",
+                      dir.path() + "/key", "--certmode", "manual", "--hostname", "127.0.0.1",
+                      "--certdir", dir.path()});
+  std::unique_ptr<DerpClient> x, y, z, f;
+  runner.run([&]() -> asio::awaitable<void> {
+    for (auto* c : {&x, &y, &z, &f}) {
+      *c =
+          co_await connect_client(derpd.derp_url(), protocol::NodePrivate::generate(), pki.ca_cert);
+    }
+  }());
+  // F never calls receive(): its socket buffer fills, then derpd's.
+  std::atomic<bool> stop{false};
+  auto flooding = runner.spawn(flood(*z, f->public_key(), stop));
+
+  auto started = std::chrono::steady_clock::now();
+  runner.run([&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 200; ++i) {
+      const auto seq = static_cast<std::uint32_t>(i);
+      co_await expect_relay(*x, *y, seq, 1000);
+      co_await expect_relay(*y, *x, seq, 1000);
+    }
+  }());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1))
+      << "X and Y were slowed down by the frozen TLS client";
+
+  EXPECT_TRUE(eventually(
+      [&] { return derpd.log().find("disconnected: write timed out") != std::string::npos; },
+      std::chrono::seconds(15)))
+      << "the stalled TLS writer to F was never timed out; derpd's log:\n"
+      << derpd.log();
+  stop = true;
+  EXPECT_GT(flooding.get(), 0);
+
+  runner.run([&]() -> asio::awaitable<void> {
+    co_await expect_relay(*x, *y, 5000);
+    x.reset();
+    y.reset();
+    z.reset();
+    f.reset();
   }());
 }
 
