@@ -6,6 +6,8 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "relay/transport/socket_calls.h"
+
 namespace derp::client {
 
 namespace asio = boost::asio;
@@ -14,42 +16,31 @@ using asio::ip::tcp;
 
 namespace {
 
-class TcpByteStream final : public ByteStream {
+// A TCP socket, or TLS through tls::TlsSocket (OpenSSL on the socket, as the server does: no
+// intermediate copies, which matters for mesh links and for a load generator sharing cores with
+// the relay it measures).
+template <class Stream>
+class RawByteStream final : public ByteStream {
  public:
-  explicit TcpByteStream(tcp::socket s) : s_(std::move(s)) {}
+  explicit RawByteStream(Stream s) : s_(std::move(s)) {}
   asio::awaitable<std::size_t> read_some(asio::mutable_buffer b) override {
     co_return co_await s_.async_read_some(b, asio::use_awaitable);
   }
   asio::awaitable<void> write_all(asio::const_buffer b) override {
     co_await asio::async_write(s_, b, asio::use_awaitable);
   }
-  void close() override {
-    boost::system::error_code ignored;
-    s_.close(ignored);
+  void close() override { transport::close_socket(socket()); }
+  SSL* ssl() override {
+    if constexpr (std::is_same_v<Stream, tls::TlsSocket>) {
+      return s_.native_handle();
+    } else {
+      return nullptr;
+    }
   }
-  tcp::socket& socket() override { return s_; }
+  tcp::socket& socket() override { return beast::get_lowest_layer(s_); }
 
  private:
-  tcp::socket s_;
-};
-
-// OpenSSL on the socket (tls::TlsSocket), as the server does: no intermediate copies, which
-// matters for mesh links and for a load generator sharing cores with the relay it measures.
-class TlsByteStream final : public ByteStream {
- public:
-  explicit TlsByteStream(tls::TlsSocket s) : s_(std::move(s)) {}
-  asio::awaitable<std::size_t> read_some(asio::mutable_buffer b) override {
-    co_return co_await s_.async_read_some(b, asio::use_awaitable);
-  }
-  asio::awaitable<void> write_all(asio::const_buffer b) override {
-    co_await asio::async_write(s_, b, asio::use_awaitable);
-  }
-  void close() override { s_.close(); }
-  SSL* ssl() override { return s_.native_handle(); }
-  tcp::socket& socket() override { return s_.next_layer(); }
-
- private:
-  tls::TlsSocket s_;
+  Stream s_;
 };
 
 template <class Next>
@@ -66,10 +57,7 @@ class WsByteStream final : public ByteStream {
   asio::awaitable<void> write_all(asio::const_buffer b) override {
     co_await ws_.async_write(b, asio::use_awaitable);
   }
-  void close() override {
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(ws_).close(ignored);
-  }
+  void close() override { transport::close_socket(beast::get_lowest_layer(ws_)); }
   SSL* ssl() override {
     if constexpr (std::is_same_v<Next, tls::TlsSocket>) {
       return ws_.next_layer().native_handle();
@@ -103,11 +91,11 @@ asio::awaitable<std::unique_ptr<ByteStream>> websocket_over(Next next,
 }  // namespace
 
 std::unique_ptr<ByteStream> make_tcp_stream(tcp::socket s) {
-  return std::make_unique<TcpByteStream>(std::move(s));
+  return std::make_unique<RawByteStream<tcp::socket>>(std::move(s));
 }
 
 std::unique_ptr<ByteStream> make_tls_stream(tls::TlsSocket s) {
-  return std::make_unique<TlsByteStream>(std::move(s));
+  return std::make_unique<RawByteStream<tls::TlsSocket>>(std::move(s));
 }
 
 asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(tcp::socket s,

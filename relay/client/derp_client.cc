@@ -1,9 +1,5 @@
 #include "relay/client/derp_client.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +13,7 @@
 #include "relay/tls/client_context.h"
 #include "relay/tls/meta_cert.h"
 #include "relay/tls/tls_socket.h"
+#include "relay/transport/socket_calls.h"
 
 namespace derp::client {
 
@@ -59,18 +56,7 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect_steps(
   progress->socket = &socket;
   progress->step = "connect";
   co_await asio::async_connect(socket, endpoints, asio::use_awaitable);
-  socket.set_option(tcp::no_delay(true));
-  if (o.tcp_keepalive_idle.count() > 0) {
-    socket.set_option(asio::socket_base::keep_alive(true));
-    int idle = static_cast<int>(o.tcp_keepalive_idle.count()), interval = 15, count = 9;
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
-  }
-  if (o.tcp_user_timeout.count() > 0) {
-    unsigned timeout = static_cast<unsigned>(o.tcp_user_timeout.count());
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof(timeout));
-  }
+  transport::set_tcp_options(socket, o.tcp_keepalive_idle, o.tcp_user_timeout);
 
   std::unique_ptr<ByteStream> stream;
   std::optional<proto::NodePublic> meta_key;

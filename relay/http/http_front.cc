@@ -1,7 +1,5 @@
 #include "relay/http/http_front.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -20,6 +18,7 @@
 #include "relay/http/websocket_connection.h"
 #include "relay/tls/tls_socket.h"
 #include "relay/transport/plain_socket.h"
+#include "relay/transport/socket_calls.h"
 
 namespace derp::http {
 
@@ -79,20 +78,6 @@ struct GuardRelease {
   std::shared_ptr<PreUpgradeGuard> guard;
   ~GuardRelease() { guard->release(); }
 };
-
-void apply_tcp_options(tcp::socket& s, const TcpOptions& o) {
-  boost::system::error_code ignored;
-  s.set_option(tcp::no_delay(true), ignored);
-  s.set_option(asio::socket_base::keep_alive(true), ignored);
-  int fd = s.native_handle();
-  int idle = static_cast<int>(o.keepalive_idle.count());
-  int interval = 15, count = 9;
-  unsigned user_timeout = static_cast<unsigned>(o.user_timeout.count());
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
-  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
-  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
-}
 
 // The DERP phase's transport for the stream the HTTP phase ran on.
 transport::PlainSocket derp_transport(tcp::socket&& socket) {
@@ -239,7 +224,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<HttpFront::State> st, tcp::acc
       }
       continue;
     }
-    apply_tcp_options(socket, st->config.tcp);
+    transport::set_tcp_options(socket, st->config.tcp.keepalive_idle, st->config.tcp.user_timeout);
     asio::co_spawn(worker.io(), serve_connection(st, std::move(socket), worker), asio::detached);
   }
 }

@@ -19,8 +19,6 @@
 
 namespace derp::http {
 
-// A write batch stops growing past this, so one slow client's batch stays bounded.
-inline constexpr std::size_t kWriteBatchBytes = 64 * 1024;
 // One read per connection per turn of the event loop, of at most this much: ~13 packets of 1,200
 // bytes, well under a receiver's 32-packet queue. Larger reads (64 KiB was tried) let one sender
 // overrun its receiver's queue before the receiver's writer gets a turn, and under unlimited load
@@ -107,7 +105,7 @@ class SocketConnection : public server::SessionTransport,
     auto& batch = worker_.write_scratch();
     for (int i = 0; i < kWriteBatchesPerTurn && session_.has_output(); ++i) {
       batch.clear();
-      session_.take_output(batch, kWriteBatchBytes);
+      session_.take_output(batch, server::kWriteBatchBytes);
       transport::IoResult r = transport_.write(batch.data(), batch.size());
       if (r.failed()) return write_failed(r.error);
       // Transports take a whole batch or fail; anything else would lose frames silently.

@@ -5,22 +5,22 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <memory>
 #include <utility>
 #include <vector>
 
-#include <boost/asio/write.hpp>
-#include <boost/beast/websocket.hpp>
 #include "relay/server/client_session.h"
 #include "relay/server/worker.h"
+#include "relay/transport/socket_calls.h"
 
 namespace derp::http {
 
 // Read buffer per connection; large enough for a 64 KiB packet to arrive in a few reads.
 inline constexpr std::size_t kWebSocketReadBufferSize = 16 * 1024;
-inline constexpr std::size_t kWebSocketWriteBatchBytes = 64 * 1024;
 
 // Next is the layer under the WebSocket: a TCP socket or a tls::TlsSocket.
 template <class Next>
@@ -90,7 +90,7 @@ class WebSocketConnection : public server::SessionTransport,
   void do_write() {
     if (writing_ || closed_ || protocol_error_ || !session_.has_output()) return;
     write_buf_.clear();
-    session_.take_output(write_buf_, kWebSocketWriteBatchBytes);
+    session_.take_output(write_buf_, server::kWriteBatchBytes);
     writing_ = true;
     write_started_ = std::chrono::steady_clock::now();
     stream_.async_write(
@@ -104,7 +104,7 @@ class WebSocketConnection : public server::SessionTransport,
             self->session_.close("write failed: " + ec.message());
             return;
           }
-          if (self->write_buf_.capacity() > kWebSocketWriteBatchBytes * 2) {
+          if (self->write_buf_.capacity() > server::kWriteBatchBytes * 2) {
             std::vector<std::uint8_t>().swap(self->write_buf_);
           }
           if (self->session_.has_output()) {
@@ -116,12 +116,7 @@ class WebSocketConnection : public server::SessionTransport,
         });
   }
 
-  void close_socket() {
-    boost::system::error_code ignored;
-    auto& socket = boost::beast::get_lowest_layer(stream_);
-    socket.shutdown(boost::asio::socket_base::shutdown_both, ignored);
-    socket.close(ignored);
-  }
+  void close_socket() { transport::close_socket(boost::beast::get_lowest_layer(stream_)); }
 
   // Tells the peer why with a WebSocket close 1003 (unsupported data), then closes. A write in
   // flight finishes first (its completion comes back here). The Close frame goes straight to the

@@ -142,7 +142,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                  "(dial dialhost, verify host) or http://host:port for plain-HTTP dev regions. "
                  "Needs the mesh key; this node's own --hostname is skipped");
   add_duration(app, "--tcp-keepalive-time", o.tcp_keepalive_time,
-               "TCP keepalive idle time of accepted connections (default 10m)");
+               "TCP keepalive idle time of accepted connections and mesh links (default 10m; 0 "
+               "turns keepalive off)");
   add_duration(app, "--tcp-user-timeout", o.tcp_user_timeout,
                "TCP_USER_TIMEOUT of accepted connections (default 15s)");
   add_duration(app, "--tcp-write-timeout", o.tcp_write_timeout,

@@ -2,8 +2,13 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 
 namespace derp::server {
+
+// A transport's write batch stops growing past this (take_output's soft limit), so one slow
+// client's batch stays bounded.
+inline constexpr std::size_t kWriteBatchBytes = 64 * 1024;
 
 class SessionTransport {
  public:

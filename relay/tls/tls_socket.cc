@@ -3,15 +3,14 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <cerrno>
 #include <stdexcept>
 #include <vector>
 
 #include "relay/transport/send_backlog.h"
+#include "relay/transport/socket_calls.h"
 
 namespace derp::tls {
 
@@ -38,25 +37,19 @@ thread_local std::vector<std::uint8_t> t_ciphertext;
 int socket_bio_read(BIO* bio, char* out, int len) {
   auto* st = static_cast<SocketBioState*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  for (;;) {
-    ssize_t n = ::recv(st->fd, out, static_cast<std::size_t>(len), MSG_DONTWAIT);
-    if (n > 0) {
-      st->drained = n < len;
-      return static_cast<int>(n);
-    }
-    if (n == 0) {
-      st->eof = true;
-      return 0;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      st->drained = true;
-      BIO_set_retry_read(bio);
-      return -1;
-    }
-    st->error = errno;
+  IoResult r = transport::recv_nonblocking(st->fd, reinterpret_cast<std::uint8_t*>(out),
+                                           static_cast<std::size_t>(len), st->drained);
+  if (r.bytes > 0) return static_cast<int>(r.bytes);
+  if (r.wait == IoWait::kReadable) {
+    BIO_set_retry_read(bio);
     return -1;
   }
+  if (r.error == asio::error::eof) {
+    st->eof = true;
+    return 0;
+  }
+  st->error = r.error.value();
+  return -1;
 }
 
 // Never refuses: records are gathered and leave in one send() once the SSL call returns.
@@ -242,9 +235,7 @@ std::chrono::steady_clock::time_point TlsSocket::output_pending_since() const {
 }
 
 void TlsSocket::close() {
-  boost::system::error_code ignored;
-  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
-  socket_.close(ignored);
+  transport::close_socket(socket_);
 }
 
 void teardown(boost::beast::role_type, TlsSocket& socket, boost::system::error_code& ec) {

@@ -1,37 +1,11 @@
 #include "relay/transport/plain_socket.h"
 
-#include <sys/socket.h>
-
-#include <boost/asio/error.hpp>
-#include <cerrno>
+#include "relay/transport/socket_calls.h"
 
 namespace derp::transport {
 
-namespace asio = boost::asio;
-
 IoResult PlainSocket::read(std::uint8_t* buf, std::size_t len) {
-  IoResult r;
-  for (;;) {
-    ssize_t n = ::recv(socket_.native_handle(), buf, len, MSG_DONTWAIT);
-    if (n > 0) {
-      r.bytes = static_cast<std::size_t>(n);
-      // A short read emptied the socket's queue; reading again now would only return EAGAIN.
-      drained_ = r.bytes < len;
-      return r;
-    }
-    if (n == 0) {
-      r.error = asio::error::eof;
-      return r;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      drained_ = true;
-      r.wait = IoWait::kReadable;
-      return r;
-    }
-    r.error.assign(errno, boost::system::system_category());
-    return r;
-  }
+  return recv_nonblocking(socket_.native_handle(), buf, len, drained_);
 }
 
 IoResult PlainSocket::write(const std::uint8_t* data, std::size_t len) {
@@ -44,9 +18,7 @@ IoResult PlainSocket::write(const std::uint8_t* data, std::size_t len) {
 }
 
 void PlainSocket::close() {
-  boost::system::error_code ignored;
-  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
-  socket_.close(ignored);
+  close_socket(socket_);
 }
 
 }  // namespace derp::transport

@@ -1,22 +1,8 @@
 #include "relay/transport/send_backlog.h"
 
-#include <sys/socket.h>
-
-#include <cerrno>
+#include "relay/transport/socket_calls.h"
 
 namespace derp::transport {
-
-std::size_t send_nonblocking(int fd, const std::uint8_t* data, std::size_t len,
-                             boost::system::error_code& error) {
-  for (;;) {
-    ssize_t n = ::send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    error.assign(errno, boost::system::system_category());
-    return 0;
-  }
-}
 
 void SendBacklog::send(int fd, const std::uint8_t* data, std::size_t len,
                        boost::system::error_code& error) {

@@ -26,9 +26,4 @@ class SendBacklog {
   std::chrono::steady_clock::time_point since_;
 };
 
-// send() that never blocks and never raises SIGPIPE. Returns the bytes sent (0 when the socket is
-// full) and sets `error` on failure.
-std::size_t send_nonblocking(int fd, const std::uint8_t* data, std::size_t len,
-                             boost::system::error_code& error);
-
 }  // namespace derp::transport
