@@ -34,10 +34,6 @@ if(EXISTS ${GRPC_STD_PROTO_ROOT}/grpc/reflection/v1alpha/reflection.proto AND TA
   target_link_libraries(derp_grpc_std_protos PUBLIC gRPC::grpc++ protobuf::libprotobuf)
 
   if(TARGET derpd)
-    if(NOT TARGET derp_test_support)
-      add_library(derp_test_support STATIC support/derpd_process.cc)
-      target_link_libraries(derp_test_support PUBLIC derp_client derp_tls)
-    endif()
     derp_unit_test(admin_integration_test
       SOURCES integration/admin/derpctl_test.cc integration/admin/auth_test.cc
               integration/admin/reflection_test.cc integration/admin/drain_test.cc

@@ -1,5 +1,7 @@
+# Starting and stopping child processes; no test framework, so tests/bench links it too.
+add_library(derp_child_process STATIC support/child_process.cc)
 add_library(derp_test_support STATIC support/derpd_process.cc)
-target_link_libraries(derp_test_support PUBLIC derp_client derp_tls GTest::gtest)
+target_link_libraries(derp_test_support PUBLIC derp_child_process derp_client derp_tls GTest::gtest)
 
 derp_unit_test(relay_integration_test
   SOURCES integration/relay_test.cc

@@ -234,12 +234,6 @@ asio::awaitable<void> opener(Thread& t, Shared& sh) {
   }
 }
 
-std::string sibling_derpd(const char* argv0) {
-  std::string self = argv0;
-  auto slash = self.rfind('/');
-  return slash == std::string::npos ? "derpd" : self.substr(0, slash + 1) + "derpd";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {

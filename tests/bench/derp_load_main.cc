@@ -32,12 +32,6 @@ const char* kUsage =
     "  --server-pid  the server whose CPU (/proc/PID/stat) is divided by delivered packets\n"
     "  --probe-interval S  time a fresh client's connect every S seconds while loaded\n";
 
-std::string sibling_derpd(const char* argv0) {
-  std::string self = argv0;
-  auto slash = self.rfind('/');
-  return slash == std::string::npos ? "derpd" : self.substr(0, slash + 1) + "derpd";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -2,11 +2,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,12 +12,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
 #include "relay/client/derp_url.h"
 #include "relay/tls/test_ca.h"
+#include "tests/support/child_process.h"
 
 namespace derp::bench {
 
@@ -121,14 +118,20 @@ std::uint64_t raise_nofile_limit(std::uint64_t want) {
   return r.rlim_cur;
 }
 
+std::string sibling_derpd(const char* argv0) {
+  std::string self = argv0;
+  auto slash = self.rfind('/');
+  return slash == std::string::npos ? "derpd" : self.substr(0, slash + 1) + "derpd";
+}
+
 SpawnedDerpd::SpawnedDerpd(const std::string& binary, const std::vector<std::string>& extra,
                            bool tls) {
   char dir_template[] = "/tmp/derp-bench-XXXXXX";
   if (!::mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
   dir_ = dir_template;
   log_path_ = dir_ + "/derpd.log";
-  std::vector<std::string> args{binary,        "-a", "127.0.0.1:0", "--stun=false",
-                                "--http-port", "-1", "-c",          dir_ + "/derpd.key"};
+  std::vector<std::string> args{"-a", "127.0.0.1:0", "--stun=false",     "--http-port",
+                                "-1", "-c",          dir_ + "/derpd.key"};
   if (tls) {
     auto pki = tls::write_test_pki(dir_, {"127.0.0.1"});
     ca_file_ = pki.ca_cert;
@@ -138,50 +141,11 @@ SpawnedDerpd::SpawnedDerpd(const std::string& binary, const std::vector<std::str
   }
   args.insert(args.end(), extra.begin(), extra.end());
 
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    if (log_fd >= 0) ::dup2(log_fd, STDERR_FILENO);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  if (log_fd >= 0) ::close(log_fd);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  std::string seen;
-  static const std::regex ready(R"(derpd ready: DERP on (\S+?/derp))");
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      ::close(out[0]);
-      stop();
-      throw std::runtime_error("derpd was not ready within 20 s (log: " + log_path_ + ")");
-    }
-    pollfd p{out[0], POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[512];
-    ssize_t n = ::read(out[0], buf, sizeof(buf));
-    if (n <= 0) {
-      ::close(out[0]);
-      stop();
-      throw std::runtime_error("derpd exited before it was ready (log: " + log_path_ + ")");
-    }
-    seen.append(buf, static_cast<std::size_t>(n));
-    std::smatch m;
-    if (std::regex_search(seen, m, ready)) {
-      url_ = m[1];
-      break;
-    }
-  }
-  // Keep reading stdout in the background would need a thread; derpd prints only the ready line.
-  ::close(out[0]);
+  int stdout_fd = -1;
+  url_ = testing::launch_derpd(binary, args, log_path_, std::chrono::seconds(20), pid_, stdout_fd)
+             .derp_url;
+  // derpd prints only the ready line on stdout.
+  ::close(stdout_fd);
 }
 
 SpawnedDerpd::~SpawnedDerpd() {
@@ -191,20 +155,7 @@ SpawnedDerpd::~SpawnedDerpd() {
 }
 
 int SpawnedDerpd::stop() {
-  if (pid_ <= 0) return 0;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 1000; ++i) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return status;
-    }
-    ::usleep(10000);
-  }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return status;
+  return testing::stop_child(pid_, SIGTERM, std::chrono::seconds(10));
 }
 
 // ---- Histogram ----

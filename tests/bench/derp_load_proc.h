@@ -34,6 +34,9 @@ std::uint64_t raise_nofile_limit(std::uint64_t want);
 // A derpd started for a measurement: listens on 127.0.0.1:<free port> with STUN and the port-80
 // listener off, a fresh key file, and `extra` flags. With `tls`, writes an ECDSA P-256 test PKI
 // (relay/tls/test_ca.h) and runs with --certmode manual --hostname 127.0.0.1; ca_file() is the CA.
+// The derpd binary next to the running tool (argv[0]'s folder), the default for --derpd.
+std::string sibling_derpd(const char* argv0);
+
 class SpawnedDerpd {
  public:
   SpawnedDerpd(const std::string& binary, const std::vector<std::string>& extra, bool tls);

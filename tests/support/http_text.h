@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/child_process.h"
 #include "tests/support/derpd_process.h"
 #include "tests/support/raw_socket.h"
 
@@ -152,16 +153,7 @@ inline ProcessResult run_derpd_to_exit(
   std::string bin = DerpdProcess::binary();
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(out[1], STDERR_FILENO);
-    std::vector<char*> argv{bin.data()};
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
+  pid_t pid = spawn_child(bin, args, out[1], out[1]);
   ::close(out[1]);
   ProcessResult result;
   auto deadline = std::chrono::steady_clock::now() + timeout;

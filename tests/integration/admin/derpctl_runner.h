@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/child_process.h"
+
 namespace derp::testing {
 
 struct DerpctlResult {
@@ -36,20 +38,9 @@ class DerpctlProcess {
     if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
       throw std::runtime_error("pipe failed");
     }
-    std::string bin = derpctl_binary();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      ::dup2(err[1], STDERR_FILENO);
-      if (as_uid) {
-        if (::setgid(*as_uid) != 0 || ::setuid(*as_uid) != 0) ::_exit(126);
-      }
-      std::vector<char*> argv{bin.data()};
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
-      ::_exit(127);
-    }
+    pid_ = spawn_child(derpctl_binary(), args, out[1], err[1], [&] {
+      if (as_uid && (::setgid(*as_uid) != 0 || ::setuid(*as_uid) != 0)) ::_exit(126);
+    });
     ::close(out[1]);
     ::close(err[1]);
     out_fd_ = out[0];
