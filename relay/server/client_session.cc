@@ -371,8 +371,6 @@ void ClientSession::enqueue_packet(PacketRef frame) {
     count_drop(DropReason::kGoneDisconnected, frame->disco, packet_bytes);
     return;
   }
-  // Packets are stamped when read (Server::deliver); only others get stamped here.
-  if (frame->enqueued_ns == 0) frame->enqueued_ns = steady_ns(std::chrono::steady_clock::now());
   SendQueue& q = frame->disco ? disco_queue_ : other_queue_;
   if (PacketRef dropped = q.push(std::move(frame))) {
     count_drop(DropReason::kQueueHead, dropped->disco,
@@ -437,7 +435,7 @@ void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p,
   counters.bytes_sent.add(packet_bytes);
   ++packets_out_;
   bytes_out_ += packet_bytes;
-  counters.note_queue_delay_us(static_cast<double>(now_ns - p->enqueued_ns) / 1000.0);
+  counters.note_queue_delay_us(static_cast<double>(now_ns - p->received_ns) / 1000.0);
   auto src = proto::NodePublic::from_span(bytes.subspan(proto::kFrameHeaderLen, proto::kKeyLen));
   if (peers_heard_from_.insert(src).second) worker_.subscribe_peer_gone(src, conn_id_);
 }

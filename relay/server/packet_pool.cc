@@ -67,7 +67,7 @@ PacketRef allocate_packet(std::size_t size) {
   }
   b->size = static_cast<std::uint32_t>(size);
   b->disco = false;
-  b->enqueued_ns = 0;
+  b->received_ns = 0;
   return PacketRef(b);
 }
 

@@ -16,7 +16,9 @@ namespace derp::server {
 struct PacketBuffer {
   std::uint32_t capacity = 0;
   std::uint32_t size = 0;
-  std::int64_t enqueued_ns = 0;  // steady clock, for average_queue_duration_ms
+  // Steady clock when derpd read the packet (one stamp per read batch, Server::deliver): the
+  // average_queue_duration_ms metric is time spent inside derpd, hand-offs included.
+  std::int64_t received_ns = 0;
   bool disco = false;
   std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(this + 1); }
   const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(this + 1); }

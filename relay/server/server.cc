@@ -49,7 +49,7 @@ void Server::deliver(Worker& here, const ConnRef& to, const protocol::NodePublic
                 packet.size());
   }
   frame->disco = disco;
-  frame->enqueued_ns = here.batch_now_ns();
+  frame->received_ns = here.batch_now_ns();
   if (here.index() == to.worker) {
     to.session->enqueue_packet(std::move(frame));
   } else {
