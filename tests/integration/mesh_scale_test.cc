@@ -125,12 +125,7 @@ class MeshScale : public ::testing::Test {
         << "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
     for (int i = 0; i < kNodes; ++i) ports_[i] = free_port();
     for (int i = 0; i < kNodes; ++i) {
-      std::string siblings;
-      for (int j = 0; j < kNodes; ++j) {
-        if (j == i) continue;
-        if (!siblings.empty()) siblings += ",";
-        siblings += "http://127.0.0.1:" + std::to_string(ports_[j]);
-      }
+      const std::string siblings = loopback_siblings(ports_, i);
       nodes_[i] = std::make_unique<DerpdProcess>(
           std::vector<std::string>{"-a", "127.0.0.1:" + std::to_string(ports_[i]), "--stun=false",
                                    "-c", dir_.path() + "/node" + std::to_string(i) + ".key",

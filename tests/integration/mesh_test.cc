@@ -33,12 +33,7 @@ class Region : public ::testing::Test {
   std::string url(int i) const { return "http://127.0.0.1:" + std::to_string(ports_[i]) + "/derp"; }
 
   void start_node(int i, const std::string& mesh_key_file = "") {
-    std::string siblings;
-    for (int j = 0; j < kNodes; ++j) {
-      if (j == i) continue;
-      if (!siblings.empty()) siblings += ",";
-      siblings += "http://127.0.0.1:" + std::to_string(ports_[j]);
-    }
+    const std::string siblings = loopback_siblings(ports_, i);
     nodes_[i] = std::make_unique<DerpdProcess>(std::vector<std::string>{
         "-a", "127.0.0.1:" + std::to_string(ports_[i]), "--stun=false", "-c",
         dir_.path() + "/node" + std::to_string(i) + ".key", "--mesh-psk-file",

@@ -33,20 +33,36 @@ inline std::string describe(const client::ReceivedMessage& m) {
   return "KeepAlive";
 }
 
+// Closes `c` if `limit` passes before this is destroyed: bounds a wait on receive(), which has no
+// timeout of its own. expired() says whether it fired.
+class CloseAfter {
+ public:
+  CloseAfter(const boost::asio::any_io_executor& ex, client::DerpClient& c,
+             std::chrono::milliseconds limit)
+      : timer_(ex) {
+    timer_.expires_after(limit);
+    timer_.async_wait([&c, fired = fired_](boost::system::error_code ec) {
+      if (ec) return;
+      *fired = true;
+      c.close();
+    });
+  }
+  ~CloseAfter() { timer_.cancel(); }
+  CloseAfter(const CloseAfter&) = delete;
+  CloseAfter& operator=(const CloseAfter&) = delete;
+  bool expired() const { return *fired_; }
+
+ private:
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
+};
+
 // Receives until the connection fails. If nothing fails within `limit`, closes the client itself
 // and reports closed = false.
 inline boost::asio::awaitable<CloseResult> wait_server_close(
     client::DerpClient& c, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
-  namespace asio = boost::asio;
-  auto ex = co_await asio::this_coro::executor;
-  auto timed_out = std::make_shared<bool>(false);
-  asio::steady_timer timer(ex);
-  timer.expires_after(limit);
-  timer.async_wait([&c, timed_out](boost::system::error_code ec) {
-    if (ec) return;
-    *timed_out = true;
-    c.close();
-  });
+  auto ex = co_await boost::asio::this_coro::executor;
+  CloseAfter deadline(ex, c, limit);
   CloseResult result;
   bool failed = false;
   while (!failed) {
@@ -57,8 +73,7 @@ inline boost::asio::awaitable<CloseResult> wait_server_close(
       failed = true;
     }
   }
-  timer.cancel();
-  result.closed = !*timed_out;
+  result.closed = !deadline.expired();
   co_return result;
 }
 
@@ -66,16 +81,8 @@ inline boost::asio::awaitable<CloseResult> wait_server_close(
 // is then closed: it cannot be used afterwards).
 inline boost::asio::awaitable<std::optional<client::ReceivedMessage>> receive_within(
     client::DerpClient& c, std::chrono::milliseconds limit) {
-  namespace asio = boost::asio;
-  auto ex = co_await asio::this_coro::executor;
-  auto timed_out = std::make_shared<bool>(false);
-  asio::steady_timer timer(ex);
-  timer.expires_after(limit);
-  timer.async_wait([&c, timed_out](boost::system::error_code ec) {
-    if (ec) return;
-    *timed_out = true;
-    c.close();
-  });
+  auto ex = co_await boost::asio::this_coro::executor;
+  CloseAfter deadline(ex, c, limit);
   std::optional<client::ReceivedMessage> out;
   try {
     auto m = co_await next_message(c);
@@ -83,7 +90,6 @@ inline boost::asio::awaitable<std::optional<client::ReceivedMessage>> receive_wi
   } catch (const std::exception&) {
     out.reset();
   }
-  timer.cancel();
   co_return out;
 }
 

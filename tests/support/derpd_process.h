@@ -6,10 +6,24 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace derp::testing {
+
+// --mesh-with for node `self` of a region whose nodes listen on 127.0.0.1:ports[i] over plain
+// HTTP: every other node, as "http://127.0.0.1:PORT,…".
+inline std::string loopback_siblings(std::span<const std::uint16_t> ports, std::size_t self) {
+  std::string siblings;
+  for (std::size_t j = 0; j < ports.size(); ++j) {
+    if (j == self) continue;
+    if (!siblings.empty()) siblings += ",";
+    siblings += "http://127.0.0.1:" + std::to_string(ports[j]);
+  }
+  return siblings;
+}
 
 class DerpdProcess {
  public:
