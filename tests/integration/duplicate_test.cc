@@ -46,13 +46,18 @@ asio::awaitable<void> expect_pong_next(DerpClient& c, protocol::PingData data) {
   if (pong->data != data) throw std::runtime_error("Pong carries other bytes");
 }
 
-// The next message of `c` is exactly `data` from `src`.
-asio::awaitable<void> expect_packet_next(DerpClient& c, protocol::NodePublic src,
-                                         std::vector<std::uint8_t> data) {
-  auto m = co_await next_message(c);
+// `sender` sends numbered packet `seq` to `key`; the next message of `to` must be exactly it.
+asio::awaitable<void> expect_delivered(DerpClient& sender, protocol::NodePublic key, DerpClient& to,
+                                       std::uint32_t seq, std::size_t size) {
+  const auto data = numbered_packet(seq, size);
+  co_await sender.send_packet(key, data);
+  auto m = co_await next_message(to);
   auto* p = std::get_if<client::RecvPacket>(&m);
-  if (!p) throw std::runtime_error("expected a packet, got " + describe(m));
-  if (p->src != src || p->data != data) throw std::runtime_error("a different packet arrived");
+  if (!p)
+    throw std::runtime_error("expected packet " + std::to_string(seq) + ", got " + describe(m));
+  if (p->src != sender.public_key() || p->data != data) {
+    throw std::runtime_error("a different packet arrived instead of " + std::to_string(seq));
+  }
 }
 
 TEST_F(DuplicateKeyTest, NewestIsActiveUntilTheOlderSpeaks) {
@@ -70,22 +75,16 @@ TEST_F(DuplicateKeyTest, NewestIsActiveUntilTheOlderSpeaks) {
   const auto k = key.public_key();
   run([&]() -> asio::awaitable<void> {
     // Packets go to the newest connection.
-    const auto p1 = numbered_packet(1, 100);
-    co_await sender->send_packet(k, p1);
-    co_await expect_packet_next(*newer, sender->public_key(), p1);
+    co_await expect_delivered(*sender, k, *newer, 1, 100);
 
     // The older one speaks (a Ping): it becomes active.
     const protocol::PingData ping1{1, 1, 1, 1, 1, 1, 1, 1};
     co_await expect_pong_next(*older, ping1);
-    const auto p2 = numbered_packet(2, 100);
-    co_await sender->send_packet(k, p2);
-    co_await expect_packet_next(*older, sender->public_key(), p2);
+    co_await expect_delivered(*sender, k, *older, 2, 100);
     // The newer one speaks and is active again. Had it received p2, p2 would come before p3.
     const protocol::PingData ping2{2, 2, 2, 2, 2, 2, 2, 2};
     co_await expect_pong_next(*newer, ping2);
-    const auto p3 = numbered_packet(3, 100);
-    co_await sender->send_packet(k, p3);
-    co_await expect_packet_next(*newer, sender->public_key(), p3);
+    co_await expect_delivered(*sender, k, *newer, 3, 100);
 
     // The older speaks again and is active; then it closes: delivery moves back to the newer.
     const protocol::PingData ping3{3, 3, 3, 3, 3, 3, 3, 3};
@@ -96,11 +95,7 @@ TEST_F(DuplicateKeyTest, NewestIsActiveUntilTheOlderSpeaks) {
   ASSERT_TRUE(
       wait_varz(derpd_.port(), "derp_current_dup_client_keys", [](double v) { return v == 0; }));
   EXPECT_EQ(dup_conns(), 0);
-  run([&]() -> asio::awaitable<void> {
-    const auto p4 = numbered_packet(4, 100);
-    co_await sender->send_packet(k, p4);
-    co_await expect_packet_next(*newer, sender->public_key(), p4);
-  }());
+  run([&]() -> asio::awaitable<void> { co_await expect_delivered(*sender, k, *newer, 4, 100); }());
 }
 
 // Three connections: closing the active one makes the most recent remaining entry of the
@@ -122,9 +117,7 @@ TEST_F(DuplicateKeyTest, ClosingTheActiveOneFallsBackToTheMostRecent) {
     // History c1, c2, c3; c1 speaks: c1, c2, c3, c1.
     const protocol::PingData ping1{1, 2, 3, 4, 5, 6, 7, 8};
     co_await expect_pong_next(*c1, ping1);
-    const auto p1 = numbered_packet(1, 60);
-    co_await sender->send_packet(k, p1);
-    co_await expect_packet_next(*c1, sender->public_key(), p1);
+    co_await expect_delivered(*sender, k, *c1, 1, 60);
     c1->close();
     c1.reset();
   }());
@@ -133,15 +126,11 @@ TEST_F(DuplicateKeyTest, ClosingTheActiveOneFallsBackToTheMostRecent) {
   EXPECT_EQ(dup_keys(), 1);
   run([&]() -> asio::awaitable<void> {
     // History c2, c3: c3 is active.
-    const auto p2 = numbered_packet(2, 60);
-    co_await sender->send_packet(k, p2);
-    co_await expect_packet_next(*c3, sender->public_key(), p2);
+    co_await expect_delivered(*sender, k, *c3, 2, 60);
     // c2 speaks and becomes active; had it received p2, p2 would come before p3.
     const protocol::PingData ping2{9, 9, 9, 9, 9, 9, 9, 9};
     co_await expect_pong_next(*c2, ping2);
-    const auto p3 = numbered_packet(3, 60);
-    co_await sender->send_packet(k, p3);
-    co_await expect_packet_next(*c2, sender->public_key(), p3);
+    co_await expect_delivered(*sender, k, *c2, 3, 60);
   }());
 }
 
@@ -163,9 +152,7 @@ TEST_F(DuplicateKeyTest, AnUnknownFrameAlsoMakesTheConnectionActive) {
   }());
   const auto k = key.public_key();
   run([&]() -> asio::awaitable<void> {
-    const auto p1 = numbered_packet(1, 100);
-    co_await sender->send_packet(k, p1);
-    co_await expect_packet_next(*newer, sender->public_key(), p1);
+    co_await expect_delivered(*sender, k, *newer, 1, 100);
 
     const protocol::PingData pong_data{4, 4, 4, 4, 4, 4, 4, 4};
     co_await older->pong(pong_data);

@@ -10,6 +10,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/admin/admin_node.h"
+#include "tests/integration/admin/health_check.h"
 #include "tests/support/async_runner.h"
 #include "tests/support/derp_test_client.h"
 
@@ -44,17 +45,6 @@ asio::awaitable<void> read_until_closed(DerpClient& c, Seen& seen) {
   seen.closed = true;
 }
 
-health::HealthCheckResponse::ServingStatus health_of(const AdminNode& node) {
-  auto channel = grpc::CreateChannel(node.admin(), grpc::InsecureChannelCredentials());
-  auto stub = health::Health::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  health::HealthCheckResponse resp;
-  auto s = stub->Check(&ctx, {}, &resp);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return resp.status();
-}
-
 bool can_connect(AsyncRunner& runner, const std::string& url, std::string* error) {
   try {
     auto c = runner.run(connect_client(url));
@@ -80,7 +70,7 @@ TEST(AdminDrain, FiftyClientsInBatchesOfTen) {
   for (int i = 0; i < kClients; ++i)
     readers.push_back(runner.spawn(read_until_closed(*clients[i], *seen[i])));
   ASSERT_EQ(http_status(node.derpd->port(), "/derp/probe"), 200);
-  ASSERT_EQ(health_of(node), health::HealthCheckResponse::SERVING);
+  ASSERT_EQ(health_of(node.admin()), health::HealthCheckResponse::SERVING);
 
   const auto deadline = std::chrono::seconds(20);
   auto started = std::chrono::steady_clock::now();
@@ -122,7 +112,7 @@ TEST(AdminDrain, FiftyClientsInBatchesOfTen) {
   EXPECT_EQ(in_order, kClients) << "Restarting arrives before the connection closes";
 
   EXPECT_EQ(http_status(node.derpd->port(), "/derp/probe"), 503);
-  EXPECT_EQ(health_of(node), health::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(health_of(node.admin()), health::HealthCheckResponse::NOT_SERVING);
   std::string error;
   EXPECT_FALSE(can_connect(runner, node.derpd->derp_url(), &error));
   EXPECT_NE(error.find("503"), std::string::npos) << error;
@@ -137,7 +127,7 @@ TEST(AdminDrain, FiftyClientsInBatchesOfTen) {
   auto undrain = node.ctl({"undrain"});
   ASSERT_EQ(undrain.exit_code, 0) << undrain.err;
   EXPECT_EQ(http_status(node.derpd->port(), "/derp/probe"), 200);
-  EXPECT_EQ(health_of(node), health::HealthCheckResponse::SERVING);
+  EXPECT_EQ(health_of(node.admin()), health::HealthCheckResponse::SERVING);
   EXPECT_TRUE(can_connect(runner, node.derpd->derp_url(), &error)) << error;
 }
 

@@ -33,6 +33,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/integration/admin/admin_node.h"
 #include "tests/integration/admin/derpctl_runner.h"
+#include "tests/integration/admin/health_check.h"
 #include "tests/support/async_runner.h"
 #include "tests/support/derp_test_client.h"
 #include "tests/support/derpd_process.h"
@@ -290,17 +291,6 @@ asio::awaitable<bool> send_until_received(DerpClient& from, DerpClient& to, mill
     co_await sleep_on(t);
   }
   co_return got;
-}
-
-health::HealthCheckResponse::ServingStatus health_of(const std::string& admin) {
-  auto channel = grpc::CreateChannel(admin, grpc::InsecureChannelCredentials());
-  auto stub = health::Health::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  health::HealthCheckResponse resp;
-  auto s = stub->Check(&ctx, {}, &resp);
-  EXPECT_TRUE(s.ok()) << s.error_message();
-  return resp.status();
 }
 
 class RegionDrain : public ::testing::Test {
