@@ -23,7 +23,7 @@ namespace derp::http {
 // bytes, well under a receiver's 32-packet queue. Larger reads (64 KiB was tried) let one sender
 // overrun its receiver's queue before the receiver's writer gets a turn, and under unlimited load
 // the relay then spends its time reading packets only to drop them (delivered 262k pkt/s instead
-// of 600k; tests/bench/README.md).
+// of 855k; tests/bench/README.md).
 inline constexpr std::size_t kReadChunkBytes = 16 * 1024;
 inline constexpr int kWriteBatchesPerTurn = 4;
 
