@@ -1,4 +1,4 @@
-// The --mesh-with list (spec §5.1): which siblings to dial and how.
+// The --mesh-with list (protocol §5.1): which siblings to dial and how.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// STUN Binding codec (spec §7, RFC 5389/8489): pure functions over byte spans, no I/O, no
+// STUN Binding codec (protocol §7, RFC 5389/8489): pure functions over byte spans, no I/O, no
 // allocation. The server side classifies a datagram and writes the one reply we ever send; the
 // client side (request writers, response parser) serves tests, the fuzzer and the load generator.
 #pragma once
@@ -39,7 +39,7 @@ enum class RequestKind : std::uint8_t {
   kMalformed,  // everything else; `reason` says why
 };
 
-// Why a datagram gets no answer. The server counts each one as `not_stun` (spec §8.3) and, by
+// Why a datagram gets no answer. The server counts each one as `not_stun` (protocol §8.3) and, by
 // reason, as `stun_dropped{reason=...}`. Keep kCount last.
 enum class DropReason : std::uint8_t {
   kNone,
@@ -77,7 +77,7 @@ struct Endpoint {
   static Endpoint v4(std::array<std::uint8_t, 4> a, std::uint16_t port);
   static Endpoint v6(const std::array<std::uint8_t, 16>& a, std::uint16_t port);
   bool is_v4_mapped() const;
-  // IPv4 (directly or as ::ffff:a.b.c.d) counts as ipv4 (spec §8.3).
+  // IPv4 (directly or as ::ffff:a.b.c.d) counts as ipv4 (protocol §8.3).
   bool counts_as_v4() const { return !is_v6 || is_v4_mapped(); }
   bool operator==(const Endpoint&) const = default;
 };

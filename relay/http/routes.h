@@ -1,4 +1,4 @@
-// What the HTTP front does with one request (spec §1.3–§1.7), as a pure function so it can be
+// What the HTTP front does with one request (protocol §1.3–§1.7), as a pure function so it can be
 // tested and fuzzed without sockets.
 #pragma once
 
@@ -14,7 +14,7 @@ using Response = beast_http::response<beast_http::string_body>;
 struct FrontConfig {
   bool derp_enabled = true;
   bool tls = false;              // this listener serves TLS
-  bool port80 = false;           // the plain companion of a TLS listener (spec §1.6)
+  bool port80 = false;           // the plain companion of a TLS listener (protocol §1.6)
   std::string home;              // "" default page, "blank", or an http(s):// URL
   bool refuse_new_derp = false;  // draining: new DERP connections get 503
 };
@@ -40,7 +40,7 @@ struct Route {
 
 Route route_request(const Request& req, const FrontConfig& cfg, const RequestContext& ctx);
 
-// The exact 101 response of spec §1.3 (172 bytes for a 64-hex key).
+// The exact 101 response of protocol §1.3 (172 bytes for a 64-hex key).
 std::string derp_upgrade_response(std::string_view server_key_hex);
 
 // Whether X-Tailscale-Challenge may be echoed: non-empty, ≤ 64 bytes of [A-Za-z0-9._:-].

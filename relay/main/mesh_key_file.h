@@ -1,4 +1,4 @@
-// The region's mesh PSK (spec §5.1): exactly 64 hex digits, surrounding whitespace trimmed.
+// The region's mesh PSK (protocol §5.1): exactly 64 hex digits, surrounding whitespace trimmed.
 #pragma once
 
 #include <filesystem>

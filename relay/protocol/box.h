@@ -1,5 +1,5 @@
 // NaCl crypto_box (Curve25519-XSalsa20-Poly1305) as DERP frames it: nonce ‖ MAC ‖ ciphertext
-// (spec §3.3).
+// (protocol §3.3).
 #pragma once
 
 #include <cstdint>

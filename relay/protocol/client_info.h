@@ -1,4 +1,4 @@
-// The JSON bodies sealed inside ClientInfo and ServerInfo (spec §3.4).
+// The JSON bodies sealed inside ClientInfo and ServerInfo (protocol §3.4).
 #pragma once
 
 #include <optional>

@@ -1,4 +1,4 @@
-// Wire constants of the DERP protocol (spec §2.2, §2.3).
+// Wire constants of the DERP protocol (protocol §2.2, §2.3).
 #pragma once
 
 #include <array>
@@ -50,13 +50,13 @@ enum class PeerGoneReason : std::uint8_t {
   kNotHere = 0x01,
 };
 
-// PeerPresent flag bits (spec §2.3.1).
+// PeerPresent flag bits (protocol §2.3.1).
 inline constexpr std::uint8_t kPeerPresentIsRegular = 0x01;
 inline constexpr std::uint8_t kPeerPresentIsMeshPeer = 0x02;
 inline constexpr std::uint8_t kPeerPresentIsProber = 0x04;
 inline constexpr std::uint8_t kPeerPresentNotIdeal = 0x08;
 
-// Disco packets start with "TS" + U+1F4AC and are at least this long (spec §4.4).
+// Disco packets start with "TS" + U+1F4AC and are at least this long (protocol §4.4).
 inline constexpr std::array<std::uint8_t, 6> kDiscoMagic = {0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
 inline constexpr std::size_t kMinDiscoLen = kDiscoMagic.size() + kKeyLen + kNonceLen;
 

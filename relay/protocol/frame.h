@@ -1,4 +1,4 @@
-// DERP frame codec (spec §2): pure functions over byte spans, no I/O and no allocation
+// DERP frame codec (protocol §2): pure functions over byte spans, no I/O and no allocation
 // except in the append_* helpers that grow a caller's vector.
 #pragma once
 
@@ -21,7 +21,7 @@ struct FrameHeader {
   std::uint32_t length = 0;
 };
 
-// Why a payload was refused. The server closes the connection on any of these (spec §2.6).
+// Why a payload was refused. The server closes the connection on any of these (protocol §2.6).
 enum class FrameError {
   kNone,
   kTooShort,
@@ -42,7 +42,7 @@ struct Parsed {
 std::optional<FrameHeader> parse_frame_header(Bytes in);
 void write_frame_header(std::uint8_t* out, FrameType type, std::uint32_t payload_len);
 
-// ---- payloads a server reads (server-side limits of spec §2.2) ----
+// ---- payloads a server reads (server-side limits of protocol §2.2) ----
 struct ClientInfoFrame {
   NodePublic key;
   Bytes sealed;  // nonce ‖ box
@@ -66,7 +66,7 @@ Parsed<PingData> parse_ping(Bytes payload);  // server: 8..1000 bytes, echoes th
 Parsed<NodePublic> parse_close_peer(Bytes payload);
 FrameError check_watch_conns(Bytes payload);
 
-// ---- payloads a client reads (client-side rules of spec §2.6) ----
+// ---- payloads a client reads (client-side rules of protocol §2.6) ----
 struct RecvPacketFrame {
   NodePublic src;
   Bytes packet;

@@ -1,4 +1,4 @@
-// Curve25519 keys as DERP uses them, and their text forms (spec §3.1, §3.2).
+// Curve25519 keys as DERP uses them, and their text forms (protocol §3.1, §3.2).
 #pragma once
 
 #include <array>

@@ -40,7 +40,7 @@ void ClientRegistry::add(const protocol::NodePublic& key, const ConnRef& ref,
   if (inserted) total_keys_.fetch_add(1, std::memory_order_relaxed);
   if (e.members.empty()) local_keys_.fetch_add(1, std::memory_order_relaxed);
   if (e.members.size() == 1) {
-    // First duplication of this key: both connections now count (spec §4.2 counter rules).
+    // First duplication of this key: both connections now count (protocol §4.2 counter rules).
     dup_keys_.fetch_add(1, std::memory_order_relaxed);
     dup_conns_.fetch_add(2, std::memory_order_relaxed);
     note_history(e, e.active_id);

@@ -33,7 +33,7 @@ class Gauge {
   std::atomic<std::int64_t> v_{0};
 };
 
-// Drop reasons of spec §4.4, in the reference's label spelling.
+// Drop reasons of protocol §4.4, in the reference's label spelling.
 enum class DropReason : std::uint8_t {
   kUnknownDest,
   kUnknownDestOnFwd,

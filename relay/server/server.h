@@ -57,12 +57,12 @@ class Server {
   std::uint64_t next_conn_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed); }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
 
-  // Constant-time comparison with the configured mesh key (spec §4.1).
+  // Constant-time comparison with the configured mesh key (protocol §4.1).
   bool mesh_key_matches(const protocol::KeyBytes& candidate) const;
 
-  // Routes a SendPacket from `from` (spec §4.3). Runs on the sender's worker.
+  // Routes a SendPacket from `from` (protocol §4.3). Runs on the sender's worker.
   void route_packet(ClientSession& from, const protocol::NodePublic& dst, protocol::Bytes packet);
-  // Delivers a ForwardPacket from a mesh peer to a local client only (spec §5.3).
+  // Delivers a ForwardPacket from a mesh peer to a local client only (protocol §5.3).
   void deliver_forwarded(ClientSession& from, const protocol::NodePublic& src,
                          const protocol::NodePublic& dst, protocol::Bytes packet);
   // `key` is no longer reachable anywhere: tell every connection that heard from it.

@@ -55,7 +55,7 @@ class Worker {
     for (const auto& [id, s] : sessions_) fn(*s);
   }
 
-  // PeerGone bookkeeping (spec §4.5): which local connections received packets from `src`.
+  // PeerGone bookkeeping (protocol §4.5): which local connections received packets from `src`.
   void subscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id);
   void unsubscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id);
 

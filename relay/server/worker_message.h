@@ -23,7 +23,7 @@ struct SendPeerPresent {
   std::uint64_t conn_id;
   protocol::PeerPresentFrame presence;
 };
-// Tells subscribed connections on the worker that `key` left the region (spec §4.5).
+// Tells subscribed connections on the worker that `key` left the region (protocol §4.5).
 struct PeerGoneFromRegion {
   protocol::NodePublic key;
 };

@@ -22,7 +22,7 @@ std::int64_t not_after_unix(X509* cert);
 std::vector<std::uint8_t> der_bytes(X509* cert);
 std::string der_sha256_hex(X509* cert);
 // derpprobe's "self-identified" test: SubjectKeyId equals AuthorityKeyId's key id (both absent
-// qualifies). Such certificates are exempt from its expiry checks (spec §10).
+// qualifies). Such certificates are exempt from its expiry checks (protocol §10).
 bool is_self_identified(X509* cert);
 
 }  // namespace derp::tls

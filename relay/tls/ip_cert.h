@@ -1,4 +1,4 @@
-// derper's self-signed certificate for an IP `-hostname` whose files are missing (spec §9.2).
+// derper's self-signed certificate for an IP `-hostname` whose files are missing (protocol §9.2).
 #pragma once
 
 #include <string>

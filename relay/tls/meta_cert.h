@@ -1,5 +1,5 @@
 // The meta certificate ("derpkey" cert) that advertises the DERP server key in the TLS
-// Certificate message (spec §1.2.1), and the client-side scan for it.
+// Certificate message (protocol §1.2.1), and the client-side scan for it.
 #pragma once
 
 #include <optional>
@@ -26,7 +26,7 @@ X509Ptr make_meta_cert(const protocol::NodePublic& server_key);
 std::optional<protocol::NodePublic> meta_cert_key(X509* cert);
 
 // Scans the peer's certificates (client side: SSL_get_peer_cert_chain) for a usable meta cert.
-// The caller uses it for fast start (spec §1.3.2) only when negotiated_tls13(ssl).
+// The caller uses it for fast start (protocol §1.3.2) only when negotiated_tls13(ssl).
 std::optional<protocol::NodePublic> find_meta_cert_key(SSL* ssl);
 
 // True when the handshake negotiated TLS 1.3 or later.

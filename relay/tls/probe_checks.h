@@ -1,4 +1,4 @@
-// derpprobe's certificate date checks on a completed client handshake (spec §10).
+// derpprobe's certificate date checks on a completed client handshake (protocol §10).
 #pragma once
 
 #include <cstdint>

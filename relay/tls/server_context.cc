@@ -34,7 +34,7 @@ struct ServerContext {
 };
 
 // derper rejects a ClientHello whose SNI differs from -hostname unless -hostname is an IP
-// (spec §1.2). We compare case-insensitively and ignore one trailing dot, since DNS names are
+// (protocol §1.2). We compare case-insensitively and ignore one trailing dot, since DNS names are
 // case-insensitive. A ClientHello without SNI is accepted: it gets the same certificate anyway.
 // (derper also rejects a missing SNI for a DNS hostname; no Tailscale client sends none.)
 int check_sni(SSL* s, int* alert, void* arg) {

@@ -1,4 +1,4 @@
-// The server's TLS contexts (spec §1.2, §9.2): manual-mode certificate files, the meta cert
+// The server's TLS contexts (protocol §1.2, §9.2): manual-mode certificate files, the meta cert
 // appended to the chain, SNI and ALPN policy, and hot reload when the files change.
 #pragma once
 

@@ -137,7 +137,7 @@ void append_client_info(std::vector<std::uint8_t>& out, const proto::NodePrivate
   proto::append_client_info(out, key.public_key(), sealed);
 }
 
-// The client side of the DERP upgrade and handshake (spec §1.3, §2.4), as relay/client does it.
+// The client side of the DERP upgrade and handshake (protocol §1.3, §2.4), as relay/client does it.
 template <class Stream>
 asio::awaitable<void> derp_handshake(Stream& s, const Shared& sh, const proto::NodePrivate& key,
                                      std::optional<proto::NodePublic> fast_key) {

@@ -1,4 +1,4 @@
-// The bytes of real Tailscale v1.36.2 clients (shared/testdata/real-client-v1.36.2), replayed
+// The bytes of real Tailscale v1.36.2 clients (tests/testdata/real-client-v1.36.2), replayed
 // over raw sockets against derpd started with the capture's server.key and mesh.key. The server
 // must accept them and answer with frames of the same types as the reference did.
 #include <gtest/gtest.h>

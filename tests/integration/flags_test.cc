@@ -1,4 +1,4 @@
-// derper-compatible command line (spec §9.1, §3.5): Go-style single-dash flags, --help, exit
+// derper-compatible command line (protocol §9.1, §3.5): Go-style single-dash flags, --help, exit
 // status 2 for unknown flags, a fatal error naming a bad key file.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Handshake deadline (spec §2.4, §4.8): a client that upgrades and then sends nothing is closed
+// Handshake deadline (protocol §2.4, §4.8): a client that upgrades and then sends nothing is closed
 // about 10 s later without any frame after ServerKey, while other clients keep relaying.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The HTTP endpoints of spec §1.5–§1.7 over raw HTTP/1.1, and the port-80 listener of TLS mode.
+// The HTTP endpoints of protocol §1.5–§1.7 over raw HTTP/1.1, and the port-80 listener of TLS mode.
 #include <gtest/gtest.h>
 
 #include <boost/asio/use_awaitable.hpp>
@@ -175,7 +175,7 @@ TEST(HttpEndpointsDerpDisabled, DerpIs404) {
   EXPECT_EQ(http_request(derpd.port(), "GET", "/generate_204").status, 204);
 }
 
-// TLS mode: the plain-HTTP port-80 listener (spec §1.6) on a free port.
+// TLS mode: the plain-HTTP port-80 listener (protocol §1.6) on a free port.
 class Port80 : public ::testing::Test {
  protected:
   Port80()

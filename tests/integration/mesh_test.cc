@@ -1,4 +1,4 @@
-// A three-node region of real derpd processes meshed over plain HTTP on loopback (spec §5).
+// A three-node region of real derpd processes meshed over plain HTTP on loopback (protocol §5).
 #include <gtest/gtest.h>
 
 #include <boost/asio/detached.hpp>

@@ -1,4 +1,4 @@
-// PeerGone scoping (spec §4.5): when a client leaves, only the connections that were written a
+// PeerGone scoping (protocol §4.5): when a client leaves, only the connections that were written a
 // packet from it get PeerGone(key, Disconnected), in the 33-byte form (§2.3.1).
 //
 // Direction matters. The reference (derp_server.go notePeerSendLocked / sentTo[src][dst]) and the

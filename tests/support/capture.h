@@ -1,4 +1,4 @@
-// Reads the captured real-client sessions of shared/testdata/real-client-v1.36.2.
+// Reads the captured real-client sessions of tests/testdata/real-client-v1.36.2.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Frame-in / frame-out tables from spec §12 and the malformed cases of §2.2 and §2.6.
+// Frame-in / frame-out tables from protocol §12 and the malformed cases of §2.2 and §2.6.
 #include <gtest/gtest.h>
 
 #include <functional>

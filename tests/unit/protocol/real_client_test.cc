@@ -1,4 +1,4 @@
-// The bytes a real v1.36.2 client sent (shared/testdata) parse and open with our codec.
+// The bytes a real v1.36.2 client sent (tests/testdata) parse and open with our codec.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Keys and frames of spec §12, shared by the protocol tests.
+// Keys and frames of protocol §12, shared by the protocol tests.
 #pragma once
 
 #include "relay/protocol/key.h"

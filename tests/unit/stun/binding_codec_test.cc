@@ -1,4 +1,4 @@
-// Datagram-in / classification-out and request-in / reply-out tables from spec §7 and §12.8.
+// Datagram-in / classification-out and request-in / reply-out tables from protocol §7 and §12.8.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -121,7 +121,7 @@ std::vector<std::uint8_t> spec_request_with(void (*edit)(std::vector<std::uint8_
 INSTANTIATE_TEST_SUITE_P(
     Spec7, StunRequestTable,
     ::testing::Values(
-        RequestCase{"spec §12.8 request", hex(kSpecRequest), RequestKind::kTailscale,
+        RequestCase{"protocol §12.8 request", hex(kSpecRequest), RequestKind::kTailscale,
                     DropReason::kNone},
         RequestCase{"Tailscale form with a wrong header length: reference ignores it",
                     with_fingerprint(spec_request_with([](auto& b) {

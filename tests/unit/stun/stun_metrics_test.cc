@@ -1,4 +1,4 @@
-// The exported names of spec §8.3, in both forms.
+// The exported names of protocol §8.3, in both forms.
 #include <gtest/gtest.h>
 
 #include "stun/stun_metrics.h"

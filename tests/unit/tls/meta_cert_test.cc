@@ -1,4 +1,4 @@
-// Meta cert contents (spec §1.2.1) and the client's parsing rules for it.
+// Meta cert contents (protocol §1.2.1) and the client's parsing rules for it.
 #include "relay/tls/meta_cert.h"
 
 #include <gtest/gtest.h>
