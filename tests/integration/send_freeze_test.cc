@@ -1,4 +1,4 @@
-// The reference's TestSendFreeze idea (spec §4.4, §4.8): a client F that stops reading must not
+// The reference's TestSendFreeze idea (protocol §4.4, §4.8): a client F that stops reading must not
 // slow down other clients. Its queue drops from the head, the server's writer to F stalls on a full
 // socket buffer, and the 2 s write deadline disconnects F; meanwhile X and Y exchange packets in
 // order and promptly. One worker, so F shares the thread that serves X and Y.
@@ -115,7 +115,7 @@ TEST(SendFreeze, StalledTlsReaderIsCutByTheWriteDeadline) {
   const auto pki = tls::write_test_pki(dir.path(), {"127.0.0.1"});
   DerpdProcess derpd({"-a", "127.0.0.1:0", "--stun=false", "--workers", "1", "-c",
                       dir.path() + "/key", "--certmode", "manual", "--hostname", "127.0.0.1",
-                      "--certdir", dir.path()});
+                      "--certdir", dir.path(), "--http-port", "-1"});
   std::unique_ptr<DerpClient> x, y, z, f;
   runner.run([&]() -> asio::awaitable<void> {
     for (auto* c : {&x, &y, &z, &f}) {

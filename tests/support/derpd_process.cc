@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <stdexcept>
+#include <string_view>
 
 #include "tests/support/child_process.h"
 
@@ -20,7 +22,33 @@ std::string DerpdProcess::binary() {
   return std::string(dir) + "/derpd";
 }
 
+namespace {
+
+bool has(const std::vector<std::string>& args, std::initializer_list<std::string_view> any) {
+  return std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+    return std::any_of(any.begin(), any.end(), [&](std::string_view f) { return a == f; });
+  });
+}
+
+// Tests run in parallel: a node that binds a fixed port (port 80 beside TLS, STUN's 3478) makes
+// them collide. Such a test is wrong; say so before it flakes.
+void refuse_fixed_ports(const std::vector<std::string>& args) {
+  const bool tls = has(args, {"--certmode", "-certmode"});
+  if (tls && !has(args, {"--http-port", "-http-port"})) {
+    throw std::logic_error(
+        "test bug: a TLS derpd without --http-port binds port 80; pass --http-port -1 (or a "
+        "free port)");
+  }
+  if (!has(args, {"--stun=false", "-stun=false", "--stun-port", "-stun-port"})) {
+    throw std::logic_error(
+        "test bug: derpd without --stun=false or --stun-port binds UDP 3478; pass --stun-port 0");
+  }
+}
+
+}  // namespace
+
 DerpdProcess::DerpdProcess(std::vector<std::string> args, std::chrono::seconds timeout) {
+  refuse_fixed_ports(args);
   // Test nodes run side by side: none takes the host's default admin socket unless asked to.
   if (std::find(args.begin(), args.end(), "--admin-socket") == args.end()) {
     args.insert(args.end(), {"--admin-socket", "off"});
