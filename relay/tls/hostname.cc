@@ -16,31 +16,8 @@ bool is_ip_literal(std::string_view text) {
 
 TlsHostname parse_tls_hostname(std::string_view configured) {
   TlsHostname out;
-  std::string_view host = configured;
-  if (!is_ip_literal(configured)) {
-    auto all_digits = [](std::string_view s) {
-      return !s.empty() &&
-             std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
-    };
-    if (configured.starts_with('[')) {
-      auto close = configured.find(']');
-      if (close != std::string_view::npos) {
-        std::string_view rest = configured.substr(close + 1);
-        if (rest.empty() || (rest.starts_with(':') && all_digits(rest.substr(1)))) {
-          host = configured.substr(1, close - 1);
-          out.had_port = !rest.empty();
-        }
-      }
-    } else if (auto colon = configured.rfind(':');
-               colon != std::string_view::npos &&
-               configured.find(':') == colon &&  // a single colon: not an IPv6 literal
-               all_digits(configured.substr(colon + 1))) {
-      host = configured.substr(0, colon);
-      out.had_port = true;
-    }
-  }
-  out.host = std::string(host);
-  out.is_ip = is_ip_literal(out.host);
+  out.host = std::string(configured);
+  out.is_ip = is_ip_literal(configured);
   return out;
 }
 

@@ -1,4 +1,4 @@
-// How a configured TLS hostname (`-hostname`) is interpreted (spec §1.2, §9.2).
+// How a configured TLS hostname (`-hostname`) is interpreted (protocol §1.2, §9.2).
 #pragma once
 
 #include <string>
@@ -12,19 +12,14 @@ bool is_ip_literal(std::string_view text);
 
 // The host a configured `-hostname` names.
 struct TlsHostname {
-  std::string host;    // without brackets or port; what certificates and SNI are checked against
+  std::string host;    // what certificates and SNI are checked against
   bool is_ip = false;  // host is an IP literal: no SNI check, self-signed cert allowed
-  bool had_port = false;
 };
 
-// Interprets `-hostname`. A bare name or IP is used as is (an IPv6 literal keeps its colons).
-// "host:port" and "[v6]:port" lose the port.
-//
-// Deliberate deviation: derper takes "127.0.0.1:8443" literally. net.ParseIP rejects it, so it is
-// no IP, Go's VerifyHostname then finds no matching SAN and derper refuses to start; the SNI check
-// could never match either. The port belongs to `-a`, so we drop it and treat the rest exactly
-// like derper treats a bare hostname: "127.0.0.1:8443" is the IP 127.0.0.1 (no SNI check) and
-// "derp.example.com:8443" is checked against SNI "derp.example.com".
+// Interprets `-hostname` exactly as derper does: literally. "127.0.0.1:8443" (as used for test
+// regions on high ports) is therefore a name, not an IP: its files are
+// <certdir>/127.0.0.18443.crt and .key, the certificate must carry that exact DNS name, clients
+// send it as SNI, and no self-signed certificate is made for it.
 TlsHostname parse_tls_hostname(std::string_view configured);
 
 // The file stem for `<certdir>/<stem>.crt|.key`: `host` with every character outside

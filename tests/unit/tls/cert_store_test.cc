@@ -1,4 +1,4 @@
-// CertStore: startup checks, the self-signed IP certificate, and hot reload (spec §9.2).
+// CertStore: startup checks, the self-signed IP certificate, and hot reload (protocol §9.2).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -119,11 +119,16 @@ TEST(CertStore, SelfSignedCertForIpHostname) {
   EXPECT_EQ(again.cert_info().sha256_hex, sha);
 }
 
-TEST(CertStore, SelfSignedForIpHostnameWithPort) {
+// As derper: "127.0.0.1:8443" is a name. The operator's <certdir>/127.0.0.18443.crt is served,
+// and with no files there is an error, not a self-signed certificate for 127.0.0.1.
+TEST(CertStore, IpHostnameWithPortIsANameAsInDerper) {
   TempDir dir;
+  EXPECT_THROW(CertStore(ServerTlsConfig{"manual", dir.path(), "127.0.0.1:8443"}, test_key()),
+               TlsError);
+  write_test_pki(dir.path(), {"127.0.0.1:8443"});
   CertStore store(ServerTlsConfig{"manual", dir.path(), "127.0.0.1:8443"}, test_key());
-  EXPECT_EQ(store.cert_path(), dir.file("127.0.0.1.crt"));
-  EXPECT_NE(store.generated_node_json().find(R"("HostName":"127.0.0.1")"), std::string::npos);
+  EXPECT_EQ(store.cert_path(), dir.file("127.0.0.18443.crt"));
+  EXPECT_EQ(store.generated_node_json(), "");
 }
 
 TEST(CertStore, ReloadPicksUpReplacedCertAndSurvivesBrokenFiles) {
