@@ -5,6 +5,7 @@
 
 #include "derpctl/admin_connection.h"
 #include "derpctl/output.h"
+#include "derpctl/state_text.h"
 
 namespace derpctl {
 namespace {
@@ -30,9 +31,10 @@ int run_mesh(const Globals& g) {
   }
   Table t({"PEER", "STATE", "SINCE", "RECONNECTS", "PRESENT", "PKTS OUT", "PKTS IN", "LAST ERROR"});
   for (const auto& l : resp.links()) {
-    t.add({l.peer(), l.state(), format_age(l.since()), std::to_string(l.reconnects()),
-           std::to_string(l.peer_present_count()), std::to_string(l.packets_out()),
-           std::to_string(l.packets_in()), l.last_error().empty() ? "-" : l.last_error()});
+    t.add({l.peer(), mesh_link_state_text(l.state()), format_age(l.since()),
+           std::to_string(l.reconnects()), std::to_string(l.peer_present_count()),
+           std::to_string(l.packets_out()), std::to_string(l.packets_in()),
+           l.last_error().empty() ? "-" : l.last_error()});
   }
   t.print(std::cout);
   return kOk;

@@ -5,10 +5,9 @@
 
 #include "derpctl/admin_connection.h"
 #include "derpctl/output.h"
+#include "derpctl/state_text.h"
 
 namespace derpctl {
-
-std::string drain_state_text(pb::DrainState s);  // status.cc
 
 namespace {
 
@@ -53,7 +52,9 @@ int run_region_status(const Globals& g, const std::vector<std::string>& nodes) {
   for (const auto& r : reports) {
     if (!r.error.empty()) healthy = false;
     if (r.mesh) {
-      for (const auto& l : r.mesh->links()) healthy = healthy && l.state() == "up";
+      for (const auto& l : r.mesh->links()) {
+        healthy = healthy && (!counts_for_health(l) || l.state() == pb::MESH_LINK_STATE_UP);
+      }
     }
   }
   if (g.output != Output::kTable) {
@@ -87,8 +88,9 @@ int run_region_status(const Globals& g, const std::vector<std::string>& nodes) {
     std::size_t up = 0, total = 0;
     if (r.mesh) {
       for (const auto& l : r.mesh->links()) {
+        if (!counts_for_health(l)) continue;
         ++total;
-        up += l.state() == "up" ? 1 : 0;
+        up += l.state() == pb::MESH_LINK_STATE_UP ? 1 : 0;
       }
     }
     t.add({r.admin, short_key(st.node_key()), drain_state_text(st.drain().state()),
@@ -105,7 +107,7 @@ int run_region_status(const Globals& g, const std::vector<std::string>& nodes) {
     for (const auto& r : reports) {
       if (!r.mesh) continue;
       for (const auto& l : r.mesh->links()) {
-        links.add({r.admin, l.peer(), l.state(), format_age(l.since()),
+        links.add({r.admin, l.peer(), mesh_link_state_text(l.state()), format_age(l.since()),
                    std::to_string(l.reconnects()), std::to_string(l.peer_present_count()),
                    l.last_error().empty() ? "-" : l.last_error()});
       }

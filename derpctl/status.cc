@@ -5,21 +5,9 @@
 
 #include "derpctl/admin_connection.h"
 #include "derpctl/output.h"
+#include "derpctl/state_text.h"
 
 namespace derpctl {
-
-std::string drain_state_text(pb::DrainState s) {
-  switch (s) {
-    case pb::DRAIN_STATE_SERVING:
-      return "serving";
-    case pb::DRAIN_STATE_DRAINING:
-      return "draining";
-    case pb::DRAIN_STATE_DRAINED:
-      return "drained";
-    default:
-      return "unknown";
-  }
-}
 
 namespace {
 

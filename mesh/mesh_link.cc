@@ -1,5 +1,7 @@
 #include "mesh/mesh_link.h"
 
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -25,7 +27,7 @@ MeshLink::MeshLink(server::Server& server, server::Worker& home, std::uint32_t i
       wake_(home.io()),
       pause_(home.io()) {
   health_.peer = peer_.name;
-  health_.state = "connecting";
+  health_.state = server::MeshLinkState::kConnecting;
   health_.since = std::chrono::system_clock::now();
 }
 
@@ -52,7 +54,7 @@ void MeshLink::stop() {
   if (!finished_) spdlog::warn("mesh {}: link did not stop within 5 s", peer_.name);
 }
 
-void MeshLink::set_state(const char* state, std::string error) {
+void MeshLink::set_state(server::MeshLinkState state, std::string error) {
   std::lock_guard lock(mu_);
   health_.state = state;
   health_.since = std::chrono::system_clock::now();
@@ -87,7 +89,7 @@ asio::awaitable<void> MeshLink::run() {
       ++health_.reconnects;
     }
     first = false;
-    set_state("connecting");
+    set_state(server::MeshLinkState::kConnecting);
     client::ClientOptions o;
     o.url = peer_.url;
     o.key = server_.config().private_key;
@@ -108,7 +110,7 @@ asio::awaitable<void> MeshLink::run() {
     if (c && c->server_key() == server_.public_key()) {
       spdlog::info("mesh {}: that is this node itself; not linking", peer_.name);
       c->close();
-      set_state("self");
+      set_state(server::MeshLinkState::kSelf);
       break;
     }
     if (c) {
@@ -125,13 +127,13 @@ asio::awaitable<void> MeshLink::run() {
     }
     if (stopping_) break;
     spdlog::warn("mesh {}: {}; retrying in {} s", peer_.name, error, delay.count() / 1000.0);
-    set_state("backoff", error);
+    set_state(server::MeshLinkState::kBackoff, error);
     pause_.expires_after(delay);
     delay = std::min(delay * 2, options_.retry_delay);
     boost::system::error_code ec;
     co_await pause_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  if (stopping_) set_state("stopped");
+  if (stopping_) set_state(server::MeshLinkState::kStopped);
   finished_ = true;
 }
 
@@ -148,7 +150,7 @@ asio::awaitable<void> MeshLink::serve(std::shared_ptr<client::DerpClient> c) {
   if (!watching) co_return;
   connected_ = true;
   linked_once_ = true;
-  set_state("connected");
+  set_state(server::MeshLinkState::kUp);
   spdlog::info("mesh {}: linked to sibling {}", peer_.name, c->server_key().short_form());
   asio::co_spawn(home_.io(), write_loop(shared_from_this(), c), asio::detached);
 
@@ -172,12 +174,19 @@ asio::awaitable<void> MeshLink::serve(std::shared_ptr<client::DerpClient> c) {
       auto frame = server::allocate_packet(proto::kFrameHeaderLen + proto::kPingDataLen);
       proto::write_frame_header(frame->data(), proto::FrameType::kPong, proto::kPingDataLen);
       std::memcpy(frame->data() + proto::kFrameHeaderLen, ping->data.data(), proto::kPingDataLen);
-      enqueue(std::move(frame));
+      enqueue(std::move(frame), /*packet_bytes=*/std::nullopt);
     }
   }
   connected_ = false;
   wake_.cancel();
   c->close();
+  {
+    // Frames queued for this connection are not resent on the next: the sibling's routes may have
+    // changed by then, and a Pong answers a Ping of a connection that is gone.
+    std::lock_guard lock(mu_);
+    health_.dropped_out += queue_.size();
+    queue_.clear();
+  }
   if (serve_error_.empty() || !announced) {
     // A sibling that closes right after WatchConns did not accept our mesh key.
     serve_error_ = "connection closed" +
@@ -220,15 +229,22 @@ asio::awaitable<void> MeshLink::write_loop(std::shared_ptr<MeshLink> self,
   }
 }
 
-void MeshLink::enqueue(server::PacketRef frame) {
+void MeshLink::enqueue(server::PacketRef frame, std::optional<std::size_t> packet_bytes) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    if (queue_.size() >= options_.max_queued_packets) {
+    // Packets are dropped when the link is behind; control frames (Pongs, a few per minute) are
+    // not, up to a small margin, so a busy link still answers its sibling's Pings.
+    const std::size_t limit = options_.max_queued_packets + (packet_bytes ? 0 : kControlMargin);
+    if (queue_.size() >= limit) {
       ++health_.dropped_out;
       return;
     }
     queue_.push_back(std::move(frame));
+    if (packet_bytes) {
+      ++health_.packets_out;
+      health_.bytes_out += *packet_bytes;
+    }
     wake = !wake_posted_;
     wake_posted_ = true;
   }
@@ -251,12 +267,8 @@ void MeshLink::forward(const proto::NodePublic& src, const proto::NodePublic& ds
   if (!packet.empty()) {
     std::memcpy(o + proto::kFrameHeaderLen + 2 * proto::kKeyLen, packet.data(), packet.size());
   }
-  {
-    std::lock_guard lock(mu_);
-    ++health_.packets_out;
-    health_.bytes_out += packet.size();
-  }
-  enqueue(std::move(frame));
+  // Counted as sent only once queued: a packet the full queue refuses counts as dropped, once.
+  enqueue(std::move(frame), packet.size());
 }
 
 }  // namespace derp::mesh

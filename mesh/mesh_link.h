@@ -1,5 +1,5 @@
 // One mesh link: a DERP client connection from this node to one sibling of its region, with the
-// mesh key, that watches the sibling's connections (spec §5.2) and carries ForwardPacket frames
+// mesh key, that watches the sibling's connections (protocol §5.2) and carries ForwardPacket frames
 // for keys that live there (§5.3). It reconnects after a failure with a 5 s pause, as the
 // reference does, and drops the sibling's routes while it is down.
 #pragma once
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,7 @@ namespace derp::mesh {
 
 struct MeshLinkHealth {
   std::string peer;
-  std::string state;  // connecting, connected, backoff, self, stopped
+  server::MeshLinkState state = server::MeshLinkState::kConnecting;
   std::chrono::system_clock::time_point since;
   std::uint64_t reconnects = 0;
   std::string last_error;
@@ -67,8 +68,11 @@ class MeshLink : public server::MeshForwarder, public std::enable_shared_from_th
   boost::asio::awaitable<void> serve(std::shared_ptr<client::DerpClient> c);
   static boost::asio::awaitable<void> write_loop(std::shared_ptr<MeshLink> self,
                                                  std::shared_ptr<client::DerpClient> c);
-  void enqueue(server::PacketRef frame);
-  void set_state(const char* state, std::string error = {});
+  // Queues a frame for the writer. `packet_bytes`: a forwarded packet of that size (counted as
+  // sent once queued); nullopt: a control frame.
+  void enqueue(server::PacketRef frame, std::optional<std::size_t> packet_bytes);
+  static constexpr std::size_t kControlMargin = 64;
+  void set_state(server::MeshLinkState state, std::string error = {});
   void drop_routes();
 
   server::Server& server_;

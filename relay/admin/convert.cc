@@ -108,9 +108,25 @@ void to_proto(const server::DrainProgress& p, pb::DrainStatus& out) {
   out.set_stun_stopped(p.stun_stopped);
 }
 
+pb::MeshLinkState to_proto(server::MeshLinkState s) {
+  switch (s) {
+    case server::MeshLinkState::kConnecting:
+      return pb::MESH_LINK_STATE_CONNECTING;
+    case server::MeshLinkState::kUp:
+      return pb::MESH_LINK_STATE_UP;
+    case server::MeshLinkState::kBackoff:
+      return pb::MESH_LINK_STATE_BACKOFF;
+    case server::MeshLinkState::kSelf:
+      return pb::MESH_LINK_STATE_SELF;
+    case server::MeshLinkState::kStopped:
+      return pb::MESH_LINK_STATE_STOPPED;
+  }
+  return pb::MESH_LINK_STATE_UNSPECIFIED;
+}
+
 void to_proto(const MeshLinkHealthData& m, pb::MeshLinkHealth& out) {
   out.set_peer(m.peer);
-  out.set_state(m.state);
+  out.set_state(to_proto(m.state));
   set_timestamp(*out.mutable_since(), m.since);
   out.set_reconnects(m.reconnects);
   out.set_last_error(m.last_error);

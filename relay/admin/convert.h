@@ -28,6 +28,7 @@ void to_proto(const server::DrainProgress& p, pb::DrainStatus& out);
 void to_proto(const MeshLinkHealthData& m, pb::MeshLinkHealth& out);
 void to_proto(const CertSummary& c, pb::TlsCertificate& out);
 pb::DrainState to_proto(server::DrainState s);
+pb::MeshLinkState to_proto(server::MeshLinkState s);
 
 // "nodekey:<64 hex>" or bare 64 hex digits; nullopt otherwise.
 std::optional<protocol::NodePublic> parse_client_key(std::string_view text);

@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "relay/server/mesh_forwarder.h"
+
 namespace derp::admin {
 
 struct MeshLinkHealthData {
-  std::string peer;   // the sibling's host name or URL
-  std::string state;  // "up", "connecting", "down", …
+  std::string peer;  // the sibling's host name or URL
+  server::MeshLinkState state = server::MeshLinkState::kConnecting;
   std::chrono::system_clock::time_point since;
   std::uint64_t reconnects = 0;
   std::string last_error;
@@ -42,6 +44,7 @@ struct NodeFacts {
   std::vector<ListenerInfo> listeners;
   std::function<std::optional<CertSummary>()> cert;  // empty or nullopt: plain HTTP
   MeshHealthProvider mesh;                           // empty: no mesh
+  double drain_rate = 500;  // clients per second of a Drain that names no rate (--drain-rate)
 };
 
 }  // namespace derp::admin
