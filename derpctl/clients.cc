@@ -112,8 +112,12 @@ int run_clients(const Globals& g, const ListArgs& a) {
   }
   Table t({"KEY", "REMOTE", "TRANSPORT", "CONNECTED", "FLAGS", "PKTS IN", "PKTS OUT", "BYTES IN",
            "BYTES OUT", "DROPS", "QUEUE", "LAST ACTIVE"});
-  for (const auto& c : all) {
-    t.add({c.key(), c.remote_addr(), transport_text(c.transport()), format_age(c.connected_at()),
+  std::vector<std::string> keys;
+  for (const auto& c : all) keys.push_back(c.key());
+  const auto shown = unique_key_prefixes(keys);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto& c = all[i];
+    t.add({shown[i], c.remote_addr(), transport_text(c.transport()), format_age(c.connected_at()),
            flags_text(c), std::to_string(c.packets_in()), std::to_string(c.packets_out()),
            format_bytes(c.bytes_in()), format_bytes(c.bytes_out()), std::to_string(c.drops()),
            std::to_string(c.queue_depth()), format_age(c.last_activity())});

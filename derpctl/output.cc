@@ -1,5 +1,8 @@
 #include "derpctl/output.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <google/protobuf/util/json_util.h>
 
 #include <chrono>
@@ -89,6 +92,33 @@ std::string format_bytes(std::uint64_t n) {
 
 std::string short_key(const std::string& k) {
   return k.size() > 16 ? k.substr(0, 16) + "…" : k;
+}
+
+std::vector<std::string> unique_key_prefixes(const std::vector<std::string>& keys) {
+  constexpr std::size_t kMinHex = 8;
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  auto common = [](const std::string& a, const std::string& b) {
+    std::size_t n = 0;
+    while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+    return n;
+  };
+  std::vector<std::string> out;
+  out.reserve(keys.size());
+  for (const auto& k : keys) {
+    const std::size_t colon = k.find(':');
+    const std::size_t hex_start = colon == std::string::npos ? 0 : colon + 1;
+    // Neighbours in sorted order share the longest prefixes with k.
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), k);
+    std::size_t shared = 0;
+    if (it != sorted.begin()) shared = std::max(shared, common(k, *std::prev(it)));
+    if (auto next = std::next(it); next != sorted.end() && *next != k) {
+      shared = std::max(shared, common(k, *next));
+    }
+    const std::size_t len = std::max(hex_start + kMinHex, shared + 1);
+    out.push_back(len >= k.size() ? k : k.substr(0, len) + "…");
+  }
+  return out;
 }
 
 }  // namespace derpctl

@@ -29,5 +29,8 @@ std::string format_age(const google::protobuf::Timestamp& t);   // "3m12s ago"
 std::string format_seconds(std::int64_t seconds);               // "1d2h", "3m12s", "45s"
 std::string format_bytes(std::uint64_t n);                      // "1.2 MiB"
 std::string short_key(const std::string& nodekey);              // "nodekey:1234abcd…"
+// Each key cut to the shortest prefix (at least 8 hex digits) that no other key of `keys` shares,
+// so a table row stays narrow and the prefix still names one client ("nodekey:44f17604…").
+std::vector<std::string> unique_key_prefixes(const std::vector<std::string>& keys);
 
 }  // namespace derpctl

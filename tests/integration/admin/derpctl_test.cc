@@ -88,7 +88,16 @@ TEST_F(Derpctl, ClientsShowAndClose) {
 
   auto t = node_.ctl({"clients", "--sort", "key"});
   ASSERT_EQ(t.exit_code, 0) << t.err;
-  EXPECT_TRUE(contains(t.out, ka) && contains(t.out, kb)) << t.out;
+  // The table names each client by a short unique prefix, so a row fits a terminal; JSON keeps
+  // the full key.
+  EXPECT_TRUE(contains(t.out, ka.substr(0, 16) + "…") && contains(t.out, kb.substr(0, 16) + "…"))
+      << t.out;
+  EXPECT_FALSE(contains(t.out, ka)) << t.out;
+  for (std::size_t at = 0, end; at < t.out.size(); at = end + 1) {
+    end = t.out.find('\n', at);
+    if (end == std::string::npos) end = t.out.size();
+    EXPECT_LE(end - at, 140u) << "a clients row wraps in a terminal:\n" << t.out;
+  }
   EXPECT_TRUE(contains(t.out, "2 of 2 clients")) << t.out;
 
   auto show = node_.ctl({"-o", "json", "client", "show", ka});
