@@ -4,12 +4,12 @@ add_library(derp_test_support STATIC support/derpd_process.cc)
 target_link_libraries(derp_test_support PUBLIC derp_child_process derp_client derp_tls GTest::gtest)
 
 derp_unit_test(relay_integration_test
-  SOURCES integration/relay_test.cc
+  SOURCES integration/relay_test.cc integration/client/connect_deadline_test.cc
   DEPS derp_test_support
   LABELS integration)
 add_dependencies(relay_integration_test derpd)
 
-# Behaviour tests against real derpd processes (issue 2, "Tests that must exist").
+# Behaviour tests against real derpd processes: each file names the behaviour it proves.
 foreach(t peer_gone duplicate handshake_timeout send_freeze capture_replay hostile_input
           http_endpoints flags)
   derp_unit_test(${t}_test

@@ -1,10 +1,12 @@
 #include "relay/client/byte_stream_impl.h"
 
+#include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cstdint>
 
 #include "relay/transport/socket_calls.h"
 
@@ -43,6 +45,11 @@ class RawByteStream final : public ByteStream {
   Stream s_;
 };
 
+// Tailscale's client and derper read WebSocket messages with this limit and drop the connection
+// on a larger one. Ours does the same, so tests catch a server that sends larger messages, and
+// writes no larger message either. DERP frames may span messages.
+constexpr std::size_t kMaxWebSocketMessageBytes = 32 * 1024;
+
 template <class Next>
 class WsByteStream final : public ByteStream {
  public:
@@ -55,7 +62,14 @@ class WsByteStream final : public ByteStream {
     co_return n;
   }
   asio::awaitable<void> write_all(asio::const_buffer b) override {
-    co_await ws_.async_write(b, asio::use_awaitable);
+    const auto* p = static_cast<const std::uint8_t*>(b.data());
+    std::size_t left = b.size();
+    while (left > 0) {
+      const std::size_t n = std::min(left, kMaxWebSocketMessageBytes);
+      co_await ws_.async_write(asio::buffer(p, n), asio::use_awaitable);
+      p += n;
+      left -= n;
+    }
   }
   void close() override { transport::close_socket(beast::get_lowest_layer(ws_)); }
   SSL* ssl() override {
@@ -74,8 +88,10 @@ class WsByteStream final : public ByteStream {
 template <class Next>
 asio::awaitable<std::unique_ptr<ByteStream>> websocket_over(Next next,
                                                             const std::string& host_header,
-                                                            const std::string& path) {
+                                                            const std::string& path,
+                                                            tcp::socket*& watch) {
   beast::websocket::stream<Next> ws(std::move(next));
+  watch = &beast::get_lowest_layer(ws);
   ws.set_option(beast::websocket::stream_base::decorator([](beast::websocket::request_type& req) {
     req.set(beast::http::field::sec_websocket_protocol, "derp");
   }));
@@ -85,6 +101,7 @@ asio::awaitable<std::unique_ptr<ByteStream>> websocket_over(Next next,
     throw std::runtime_error("WebSocket server did not accept the derp subprotocol");
   }
   ws.binary(true);
+  ws.read_message_max(kMaxWebSocketMessageBytes);
   co_return std::make_unique<WsByteStream<Next>>(std::move(ws));
 }
 
@@ -100,14 +117,16 @@ std::unique_ptr<ByteStream> make_tls_stream(tls::TlsSocket s) {
 
 asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(tcp::socket s,
                                                                    const std::string& host_header,
-                                                                   const std::string& path) {
-  co_return co_await websocket_over(std::move(s), host_header, path);
+                                                                   const std::string& path,
+                                                                   tcp::socket*& watch) {
+  co_return co_await websocket_over(std::move(s), host_header, path, watch);
 }
 
 asio::awaitable<std::unique_ptr<ByteStream>> make_websocket_stream(tls::TlsSocket s,
                                                                    const std::string& host_header,
-                                                                   const std::string& path) {
-  co_return co_await websocket_over(std::move(s), host_header, path);
+                                                                   const std::string& path,
+                                                                   tcp::socket*& watch) {
+  co_return co_await websocket_over(std::move(s), host_header, path, watch);
 }
 
 }  // namespace derp::client

@@ -72,13 +72,15 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect_steps(
     }
     if (url->websocket) {
       progress->step = "WebSocket handshake";
-      stream = co_await make_websocket_stream(std::move(tls_stream), host_header, url->path);
+      stream = co_await make_websocket_stream(std::move(tls_stream), host_header, url->path,
+                                              progress->socket);
     } else {
       stream = make_tls_stream(std::move(tls_stream));
     }
   } else if (url->websocket) {
     progress->step = "WebSocket handshake";
-    stream = co_await make_websocket_stream(std::move(socket), host_header, url->path);
+    stream =
+        co_await make_websocket_stream(std::move(socket), host_header, url->path, progress->socket);
   } else {
     stream = make_tcp_stream(std::move(socket));
   }
@@ -116,11 +118,13 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect(asio::any_io_ex
   progress->done = true;
   deadline.cancel();
   if (!client) {
+    const bool dialled = progress->step != "resolve" && progress->step != "connect";
     if (progress->fired) {
-      throw std::runtime_error("DERP connect to " + o.url + " timed out during " + progress->step);
+      throw ConnectError("DERP connect to " + o.url + " timed out during " + progress->step,
+                         dialled);
     }
-    throw std::runtime_error("DERP connect to " + o.url + " failed during " + progress->step +
-                             ": " + failure);
+    throw ConnectError(
+        "DERP connect to " + o.url + " failed during " + progress->step + ": " + failure, dialled);
   }
   co_return client;
 }

@@ -1,5 +1,5 @@
-// An async DERP client (spec §1.3, §2.4 client side) over TCP, TLS or WebSocket, with fast start.
-// Used by integration tests, mesh links, probes and the load generator: one implementation.
+// An async DERP client (protocol §1.3, §2.4 client side) over TCP, TLS or WebSocket, with fast
+// start. Used by integration tests, mesh links, probes and the load generator: one implementation.
 //
 // Usage (inside a coroutine):
 //   auto c = co_await DerpClient::connect(executor, options);   // returns after ServerInfo
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <variant>
 #include <vector>
@@ -75,9 +76,22 @@ struct OtherFrame {
 using ReceivedMessage = std::variant<RecvPacket, KeepAlive, PeerGone, PeerPresent, Ping, Pong,
                                      Health, Restarting, OtherFrame>;
 
+// Why connect() failed. `dialled` is false when no TCP connection was made (name resolution or
+// the TCP connect failed or timed out): the one failure after which Tailscale's client goes on to
+// the next node of its region; after any other it starts again at the first node.
+class ConnectError : public std::runtime_error {
+ public:
+  ConnectError(const std::string& what, bool dialled)
+      : std::runtime_error(what), dialled_(dialled) {}
+  bool dialled() const { return dialled_; }
+
+ private:
+  bool dialled_;
+};
+
 class DerpClient {
  public:
-  // Throws std::runtime_error (with the URL and the step that failed) or system_error.
+  // Throws ConnectError, with the URL and the step that failed.
   static boost::asio::awaitable<std::unique_ptr<DerpClient>> connect(
       boost::asio::any_io_executor ex, ClientOptions options);
   ~DerpClient();
