@@ -8,10 +8,10 @@
 
 #include "derpctl/admin_connection.h"
 #include "derpctl/output.h"
+#include "derpctl/state_text.h"
+#include "relay/main/go_duration.h"
 
 namespace derpctl {
-
-std::string drain_state_text(pb::DrainState s);  // status.cc
 
 namespace {
 
@@ -19,43 +19,17 @@ struct DrainArgs {
   std::string deadline = "5m";
   std::string interval;
   std::uint32_t batch = 0;
+  std::optional<double> rate;
   bool no_wait = false;
   bool no_restarting = false;
   bool stop_stun = false;
 };
 
-// "5m", "90s", "100ms", "1h30m", "1.5s".
+// Go's duration syntax, as derpd's flags: "5m", "90s", "100ms", "1h30m", "1.5s".
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  double total_ms = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(text.substr(i), &used);
-    } catch (...) {
-      return std::nullopt;
-    }
-    if (v < 0) return std::nullopt;
-    i += used;
-    std::size_t u = i;
-    while (u < text.size() && std::isalpha(static_cast<unsigned char>(text[u]))) ++u;
-    std::string unit = text.substr(i, u - i);
-    i = u;
-    if (unit == "ms") {
-      total_ms += v;
-    } else if (unit == "s") {
-      total_ms += v * 1000;
-    } else if (unit == "m") {
-      total_ms += v * 60000;
-    } else if (unit == "h") {
-      total_ms += v * 3600000;
-    } else {
-      return std::nullopt;
-    }
-  }
-  return std::chrono::milliseconds(static_cast<long long>(total_ms));
+  auto d = derp::main::parse_go_duration(text);
+  if (!d || d->count() < 0) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
 
 void set_duration(google::protobuf::Duration& d, std::chrono::milliseconds ms) {
@@ -80,6 +54,7 @@ int run_drain(const Globals& g, const DrainArgs& a) {
     set_duration(*req.mutable_interval(), *interval);
   }
   req.set_batch_size(a.batch);
+  if (a.rate) req.set_clients_per_second(*a.rate);
   req.set_send_restarting(!a.no_restarting);
   req.set_stop_stun(a.stop_stun);
 
@@ -148,14 +123,23 @@ void add_drain_commands(CLI::App& app, Globals& g, Action& action) {
   auto a = std::make_shared<DrainArgs>();
   auto* drain = app.add_subcommand(
       "drain",
-      "Take the node out of service: refuse new clients, send Restarting, close clients in "
-      "batches (mesh peers last). Blocks until drained unless --no-wait");
+      "Take the node out of service without dropping the region's traffic: it stops accepting "
+      "(connects are refused, so Tailscale clients move to the next node of their region), then "
+      "its clients leave in paced batches, mesh peers last. Blocks until drained unless "
+      "--no-wait");
   drain->add_option("--deadline", a->deadline, "Every client is closed by then")
       ->capture_default_str();
-  drain->add_option("--batch", a->batch, "Clients closed per interval (default: spread evenly)");
-  drain->add_option("--interval", a->interval, "Time between batches (default 1s)");
+  drain
+      ->add_option("--rate", a->rate,
+                   "Clients per second sent to the siblings (default: derpd's --drain-rate, "
+                   "500); 0 sends everyone at once")
+      ->check(CLI::NonNegativeNumber);
+  drain->add_option("--batch", a->batch, "Clients per interval instead of --rate");
+  drain->add_option("--interval", a->interval, "Time between batches (default 100ms)");
   drain->add_flag("--no-wait", a->no_wait, "Start the drain and return at once");
-  drain->add_flag("--no-restarting", a->no_restarting, "Do not send clients Restarting");
+  drain->add_flag("--no-restarting", a->no_restarting,
+                  "Do not send clients Restarting (sent by default for clients that honour it; "
+                  "nobody waits for it)");
   drain->add_flag("--stop-stun", a->stop_stun, "Stop answering STUN while drained");
   drain->callback([&g, &action, a] { action = [&g, a] { return run_drain(g, *a); }; });
 

@@ -1,5 +1,5 @@
 derp_unit_test(server_test
-  SOURCES unit/server/session_test.cc
+  SOURCES unit/server/session_test.cc unit/server/drain_controller_test.cc
   DEPS derp_server)
 derp_fuzzer(session_fuzz SOURCE fuzz/session_fuzz.cc DEPS derp_server)
 derp_fuzzer(http_request_fuzz SOURCE fuzz/http_request_fuzz.cc DEPS derp_http)

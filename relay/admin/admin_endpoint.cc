@@ -109,8 +109,8 @@ void validate_tcp_auth(const AdminEndpointConfig& c) {
 }
 
 AdminEndpoint::AdminEndpoint(AdminEndpointConfig config, server::Server& server, NodeFacts facts,
-                             server::DrainHooks hooks)
-    : config_(std::move(config)) {
+                             server::DrainController& drain)
+    : config_(std::move(config)), drain_(drain) {
   validate_tcp_auth(config_);
   if (config_.socket_path.empty() && config_.tcp_listen.empty()) {
     throw std::runtime_error("the admin API needs --admin-socket or --admin-listen");
@@ -120,26 +120,13 @@ AdminEndpoint::AdminEndpoint(AdminEndpointConfig config, server::Server& server,
     prepare_socket_path(config_.socket_path);
   }
 
-  // Health follows the drain state: not serving from the moment a drain starts.
-  auto refuse = hooks.refuse_new_connections;
-  hooks.refuse_new_connections = [this, refuse](bool refusing) {
-    if (refuse) refuse(refusing);
-    set_health(!refusing);
-  };
-  work_ =
-      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-          control_.get_executor());
-  control_thread_ = std::thread([this] { control_.run(); });
-  drain_ =
-      std::make_unique<server::DrainController>(server, control_.get_executor(), std::move(hooks));
-
   AuthPolicy auth;
   auth.token = config_.token;
   auth.mtls = !config_.tls_client_ca_file.empty();
   if (!config_.socket_path.empty()) {
     facts.listeners.push_back({"admin", "unix:" + config_.socket_path});
   }
-  service_ = std::make_unique<AdminService>(server, *drain_, facts, auth);
+  service_ = std::make_unique<AdminService>(server, drain_, facts, auth);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -176,10 +163,6 @@ AdminEndpoint::AdminEndpoint(AdminEndpointConfig config, server::Server& server,
     std::string what =
         config_.tcp_listen.empty() ? "unix:" + config_.socket_path : config_.tcp_listen;
     grpc_server_.reset();
-    drain_.reset();
-    work_.reset();
-    control_.stop();
-    control_thread_.join();
     throw std::runtime_error("admin API: cannot listen on " + what +
                              " (address in use, or not an address of this host?)");
   }
@@ -191,17 +174,20 @@ AdminEndpoint::AdminEndpoint(AdminEndpointConfig config, server::Server& server,
     auto colon = config_.tcp_listen.rfind(':');
     addresses_.push_back(config_.tcp_listen.substr(0, colon) + ":" + std::to_string(tcp_port));
   }
-  set_health(true);
+  // Health follows the drain: not serving from the moment a drain starts until undrained.
+  // The live state, not the published one: a step's progress can be published just after an
+  // undrain's, and must not flip health back.
+  drain_subscription_ = drain_.subscribe([this](const server::DrainProgress&) {
+    set_health(drain_.progress().state == server::DrainState::kServing);
+  });
+  set_health(drain_.progress().state == server::DrainState::kServing);
 }
 
 AdminEndpoint::~AdminEndpoint() {
+  drain_.unsubscribe(drain_subscription_);
   service_->shut_down();
   grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc_server_->Wait();
-  work_.reset();
-  control_.stop();
-  control_thread_.join();
-  drain_.reset();
   if (!config_.socket_path.empty()) ::unlink(config_.socket_path.c_str());
 }
 

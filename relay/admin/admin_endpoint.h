@@ -1,12 +1,10 @@
 // The running admin API of a node: a gRPC server on a unix socket (and, on request, TCP with a
 // bearer token or mTLS) serving derpd.admin.v1.Admin, grpc.health.v1.Health (NOT_SERVING while
-// draining) and server reflection; plus the drain controller and the thread its timers run on.
+// draining) and server reflection. The drain controller belongs to the node; this only serves it.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "relay/admin/node_facts.h"
 #include "relay/server/drain_controller.h"
@@ -33,23 +31,20 @@ class AdminEndpoint {
   // Starts serving. Throws std::runtime_error with operator text: a TCP listener without a token
   // or mTLS, a socket path in use by a live process, a folder that cannot be created, …
   AdminEndpoint(AdminEndpointConfig config, server::Server& server, NodeFacts facts,
-                server::DrainHooks hooks);
+                server::DrainController& drain);
   ~AdminEndpoint();  // stops the gRPC server (open streams end with UNAVAILABLE)
   AdminEndpoint(const AdminEndpoint&) = delete;
   AdminEndpoint& operator=(const AdminEndpoint&) = delete;
 
   // "unix:/run/derpd/admin.sock", "127.0.0.1:50051": what derpctl --admin takes.
   const std::vector<std::string>& addresses() const { return addresses_; }
-  server::DrainController& drain() { return *drain_; }
 
  private:
   void set_health(bool serving);
 
   AdminEndpointConfig config_;
-  boost::asio::io_context control_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::thread control_thread_;
-  std::unique_ptr<server::DrainController> drain_;
+  server::DrainController& drain_;
+  std::uint64_t drain_subscription_ = 0;
   std::unique_ptr<AdminService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::vector<std::string> addresses_;

@@ -283,7 +283,7 @@ Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,
     return {StatusCode::INVALID_ARGUMENT, "deadline and interval must not be negative"};
   }
   if (o.deadline.count() == 0) o.deadline = std::chrono::minutes(5);
-  if (o.interval.count() == 0) o.interval = std::chrono::seconds(1);
+  if (o.interval.count() == 0) o.interval = std::chrono::milliseconds(100);
   if (o.deadline > std::chrono::hours(24)) {
     return {StatusCode::INVALID_ARGUMENT, "deadline longer than 24h; drains should take minutes"};
   }
@@ -292,6 +292,11 @@ Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,
             "interval is longer than the deadline: no batch would run before everyone is closed"};
   }
   o.batch_size = req->batch_size();
+  o.clients_per_second =
+      req->has_clients_per_second() ? req->clients_per_second() : facts_.drain_rate;
+  if (!(o.clients_per_second >= 0) || o.clients_per_second > 1e9) {
+    return {StatusCode::INVALID_ARGUMENT, "clients_per_second must be a number from 0 up"};
+  }
   o.send_restarting = !req->has_send_restarting() || req->send_restarting();
   o.stop_stun = req->stop_stun();
 
@@ -308,9 +313,10 @@ Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,
   });
   if (drain_.drain(o)) {
     spdlog::info(
-        "admin: draining (deadline {} ms, batch {}, interval {} ms, restarting {}, stop "
-        "STUN {})",
-        o.deadline.count(), o.batch_size, o.interval.count(), o.send_restarting, o.stop_stun);
+        "admin: draining (deadline {} ms, batch {}, {} clients/s, interval {} ms, restarting {}, "
+        "stop STUN {})",
+        o.deadline.count(), o.batch_size, o.clients_per_second, o.interval.count(),
+        o.send_restarting, o.stop_stun);
   }
   auto current = drain_.progress();
   Status result = Status::OK;
@@ -343,7 +349,11 @@ Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,
 
 Status AdminService::Undrain(Ctx* ctx, const pb::UndrainRequest*, pb::UndrainResponse* out) {
   if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
-  if (!drain_.undrain()) {
+  auto undone = drain_.undrain();
+  if (!undone.error.empty()) {
+    return {StatusCode::UNAVAILABLE, "cannot serve again: " + undone.error};
+  }
+  if (!undone.changed) {
     return {StatusCode::FAILED_PRECONDITION, "the node is serving; there is no drain to undo"};
   }
   spdlog::info("admin: undrained, serving again");

@@ -3,9 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <future>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -26,12 +30,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
 
+// Shared by the front and every connection it accepted, so it may outlive the front.
 struct HttpFront::State {
+  State(server::Server& s, ListenerConfig c, DebugPages p)
+      : server(s), config(std::move(c)), pages(std::move(p)) {}
   server::Server& server;
   ListenerConfig config;
   DebugPages pages;
-  std::atomic<bool>& refuse_new_derp;
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::atomic<bool> refuse_new_derp{false};
+  // One listening socket per worker, touched only on that worker's thread; null while the front
+  // does not accept (stop_accepting).
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
 };
 
 namespace {
@@ -208,14 +217,14 @@ asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp
   }
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<HttpFront::State> st, tcp::acceptor& acceptor,
-                                  server::Worker& worker) {
+asio::awaitable<void> accept_loop(std::shared_ptr<HttpFront::State> st,
+                                  std::shared_ptr<tcp::acceptor> acceptor, server::Worker& worker) {
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket =
-        co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+      if (!acceptor->is_open() || ec == asio::error::operation_aborted) co_return;
       spdlog::warn("accept on port {} failed: {}", st->config.port, ec.message());
       if (ec == asio::error::no_descriptors) {
         // Out of file descriptors: back off briefly instead of spinning.
@@ -241,17 +250,20 @@ tcp::endpoint bind_endpoint(const std::string& host, std::uint16_t port) {
 
 HttpFront::HttpFront(server::Server& server, ListenerConfig config, DebugPages pages)
     : server_(server),
-      state_(std::make_shared<State>(
-          State{server, std::move(config), std::move(pages), refuse_new_derp_, {}})) {}
+      state_(std::make_shared<State>(server, std::move(config), std::move(pages))) {
+  state_->acceptors.resize(server_.worker_count());
+}
 
 HttpFront::~HttpFront() {
   stop();
 }
 
+namespace {
+
 // SO_REUSEPORT lets our workers share one port, but it would also let a second derpd (or anything
 // of the same user) join the group and take half of the connections. A plain bind first makes
 // "port in use" an error again.
-static void ensure_port_unused(const tcp::endpoint& endpoint, const std::string& where) {
+void ensure_port_unused(const tcp::endpoint& endpoint, const std::string& where) {
   if (endpoint.port() == 0) return;
   boost::asio::io_context io;
   tcp::acceptor probe(io);
@@ -271,54 +283,143 @@ static void ensure_port_unused(const tcp::endpoint& endpoint, const std::string&
   }
 }
 
-void HttpFront::start() {
-  auto endpoint = bind_endpoint(state_->config.host, state_->config.port);
-  ensure_port_unused(endpoint, describe());
-  for (std::size_t i = 0; i < server_.worker_count(); ++i) {
-    auto& worker = server_.worker(i);
-    auto acceptor = std::make_unique<tcp::acceptor>(worker.io());
+// One listening socket per worker on `endpoint`, all in one SO_REUSEPORT group. With port 0 the
+// first picks the port and the others join it. Throws std::runtime_error naming `where`.
+std::vector<std::shared_ptr<tcp::acceptor>> open_acceptors(server::Server& server,
+                                                           tcp::endpoint endpoint,
+                                                           const std::string& where) {
+  ensure_port_unused(endpoint, where);
+  std::vector<std::shared_ptr<tcp::acceptor>> out;
+  for (std::size_t i = 0; i < server.worker_count(); ++i) {
+    auto acceptor = std::make_shared<tcp::acceptor>(server.worker(i).io());
     boost::system::error_code ec;
+    const char* step = "socket";
     acceptor->open(endpoint.protocol(), ec);
     if (!ec) {
-      acceptor->set_option(asio::socket_base::reuse_address(true));
+      step = "SO_REUSEADDR";
+      acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+      step = "SO_REUSEPORT";
       int one = 1;
-      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-      if (endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
-        acceptor->set_option(asio::ip::v6_only(false));
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) !=
+          0) {
+        ec.assign(errno, boost::system::system_category());
       }
+    }
+    if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+      step = "IPV6_V6ONLY";
+      acceptor->set_option(asio::ip::v6_only(false), ec);
+    }
+    if (!ec) {
+      step = "bind";
       acceptor->bind(endpoint, ec);
     }
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) {
+      step = "listen";
+      acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    }
     if (ec) {
-      throw std::runtime_error("cannot listen on " + describe() + ": " + ec.message() +
+      throw std::runtime_error("cannot listen on " + where + ": " + step + ": " + ec.message() +
                                (ec == asio::error::address_in_use
                                     ? " (another process uses this port; pick another with -a)"
                                     : ""));
     }
-    // With port 0, the first bind picks the port and the other workers join it.
     endpoint.port(acceptor->local_endpoint().port());
-    bound_port_ = endpoint.port();
-    state_->acceptors.push_back(std::move(acceptor));
+    out.push_back(std::move(acceptor));
   }
+  return out;
+}
+
+// Runs `task(i)` on every worker's thread and waits until all have run, at most 5 s: a wedged
+// worker must not wedge the caller (a drain, an undrain, the SIGTERM handler) too. Returns false
+// when some worker did not answer in time; its task still runs if it ever wakes.
+bool on_every_worker(server::Server& server, std::function<void(std::size_t)> task) {
+  auto shared_task = std::make_shared<std::function<void(std::size_t)>>(std::move(task));
+  std::vector<std::future<void>> done;
+  for (std::size_t i = 0; i < server.worker_count(); ++i) {
+    auto ran = std::make_shared<std::promise<void>>();
+    done.push_back(ran->get_future());
+    asio::post(server.worker(i).io(), [ran, shared_task, i] {
+      (*shared_task)(i);
+      ran->set_value();
+    });
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  bool all = true;
+  for (auto& f : done) all = f.wait_until(until) == std::future_status::ready && all;
+  if (!all) spdlog::error("a worker did not answer within 5 s (stuck?); carrying on without it");
+  return all;
+}
+
+}  // namespace
+
+void HttpFront::start() {
+  auto acceptors =
+      open_acceptors(server_, bind_endpoint(state_->config.host, state_->config.port), describe());
+  bound_port_ = acceptors.front()->local_endpoint().port();
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     auto& worker = server_.worker(i);
     // The closer holds the state, so the acceptor outlives every use of it, whatever the order in
     // which the front and the workers are torn down.
-    asio::post(worker.io(), [st = state_, i, &worker] {
+    asio::post(worker.io(), [st = state_, i, &worker, acceptor = acceptors[i]] {
       worker.add_closer([st, i] {
-        boost::system::error_code ignored;
-        st->acceptors[i]->close(ignored);
+        if (auto& a = st->acceptors[i]) {
+          boost::system::error_code ignored;
+          a->close(ignored);
+        }
       });
-      asio::co_spawn(worker.io(), accept_loop(st, *st->acceptors[i], worker), asio::detached);
+      st->acceptors[i] = acceptor;
+      asio::co_spawn(worker.io(), accept_loop(st, acceptor, worker), asio::detached);
     });
   }
+  accepting_.store(true);
+}
+
+void HttpFront::stop_accepting() {
+  if (!accepting_.exchange(false)) return;
+  on_every_worker(server_, [st = state_](std::size_t i) {
+    if (auto a = std::exchange(st->acceptors[i], nullptr)) {
+      boost::system::error_code ignored;
+      a->close(ignored);  // connects are refused from here on; accepted connections carry on
+    }
+  });
+}
+
+std::string HttpFront::resume_accepting() {
+  if (accepting_.load()) return "";
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  try {
+    acceptors =
+        open_acceptors(server_, bind_endpoint(state_->config.host, bound_port_), describe());
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  auto* server = &server_;
+  if (!on_every_worker(server_, [st = state_, acceptors, server](std::size_t i) {
+        st->acceptors[i] = acceptors[i];
+        asio::co_spawn(server->worker(i).io(), accept_loop(st, acceptors[i], server->worker(i)),
+                       asio::detached);
+      })) {
+    // A stuck worker will accept once it wakes; the others already do.
+    spdlog::warn("{}: accepting again, but a worker is not answering", describe());
+  }
+  accepting_.store(true);
+  return "";
+}
+
+void HttpFront::set_refuse_new_derp(bool refuse) {
+  state_->refuse_new_derp.store(refuse);
 }
 
 void HttpFront::stop() {
+  accepting_.store(false);
   for (std::size_t i = 0; i < state_->acceptors.size(); ++i) {
     asio::post(server_.worker(i).io(), [st = state_, i] {
-      boost::system::error_code ignored;
-      st->acceptors[i]->close(ignored);
+      if (auto& a = st->acceptors[i]) {
+        boost::system::error_code ignored;
+        a->close(ignored);
+      }
     });
   }
 }

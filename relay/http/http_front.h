@@ -1,5 +1,5 @@
 // The HTTP(S) listener of a node: accepts on every worker (one SO_REUSEPORT socket each, so a
-// connection stays on the worker that accepted it), serves the endpoints of spec §1.5 and hands
+// connection stays on the worker that accepted it), serves the endpoints of protocol §1.5 and hands
 // /derp upgrades to SocketConnection (TCP, TLS) or WebSocketConnection.
 #pragma once
 
@@ -46,10 +46,20 @@ class HttpFront {
   // Binds and starts accepting on every worker. Throws std::runtime_error naming the address.
   void start();
   void stop();
+  // Closes every worker's listening socket, so that a connect is refused at once (a drained node:
+  // Tailscale clients fail over to the next node of their region only when the TCP connect
+  // fails). Connections already accepted carry on. Returns once every worker has closed its
+  // socket. Call from a thread that is not a worker's.
+  void stop_accepting();
+  // Binds the same address again after stop_accepting(). Returns "" on success, else what went
+  // wrong in operator words (another process took the port meanwhile); the front then stays
+  // closed. Call from a thread that is not a worker's.
+  std::string resume_accepting();
+  bool accepting() const { return accepting_.load(); }
   std::uint16_t port() const { return bound_port_; }
   std::string describe() const;  // "http://127.0.0.1:3340" for logs
   // Draining: refuse new DERP upgrades and report not-serving on /derp/probe.
-  void set_refuse_new_derp(bool refuse) { refuse_new_derp_.store(refuse); }
+  void set_refuse_new_derp(bool refuse);
 
   struct State;
 
@@ -57,7 +67,7 @@ class HttpFront {
   server::Server& server_;
   std::shared_ptr<State> state_;
   std::uint16_t bound_port_ = 0;
-  std::atomic<bool> refuse_new_derp_{false};
+  std::atomic<bool> accepting_{false};
 };
 
 }  // namespace derp::http

@@ -71,6 +71,12 @@ class SocketConnection : public server::SessionTransport,
     return transport_.output_pending() && now - transport_.output_pending_since() > timeout;
   }
 
+  void end_output_after_flush() override {
+    if (closed_ || ending_output_) return;
+    ending_output_ = true;
+    if (!write_scheduled_ && !waiting_writable_) do_write();
+  }
+
  private:
   using tcp = boost::asio::ip::tcp;
 
@@ -112,7 +118,22 @@ class SocketConnection : public server::SessionTransport,
       if (r.bytes != batch.size()) return write_failed(boost::asio::error::message_size);
       if (transport_.output_pending()) return wait_writable();
     }
-    if (session_.has_output()) wake_writer();
+    if (session_.has_output()) return wake_writer();
+    if (ending_output_ && !output_ended_) end_output();
+  }
+
+  // Everything queued is written: say goodbye (TLS close_notify), then FIN once the kernel has
+  // it all. Reading goes on until the client closes its side.
+  void end_output() {
+    if (!goodbye_written_) {
+      goodbye_written_ = true;
+      transport::IoResult r = transport_.write_goodbye();
+      if (r.failed()) return write_failed(r.error);
+      if (transport_.output_pending()) return wait_writable();
+    }
+    output_ended_ = true;
+    boost::system::error_code ignored;
+    transport_.socket().shutdown(boost::asio::socket_base::shutdown_send, ignored);
   }
 
   void wait_writable() {
@@ -143,6 +164,9 @@ class SocketConnection : public server::SessionTransport,
   bool waiting_writable_ = false;
   bool closed_ = false;
   bool finished_ = false;
+  bool ending_output_ = false;  // the session is leaving: end the output once flushed
+  bool goodbye_written_ = false;
+  bool output_ended_ = false;
 };
 
 }  // namespace derp::http

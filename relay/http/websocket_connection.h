@@ -1,8 +1,10 @@
-// A DERP session carried in WebSocket binary messages (spec §1.4): reads feed the ClientSession,
-// and its output is written in batches (everything queued since the last write goes out in one
-// message). Browser-based clients use this; native clients take the SocketConnection path.
+// A DERP session carried in WebSocket binary messages (protocol §1.4): reads feed the
+// ClientSession, and its output is written in batches (everything queued since the last write goes
+// out in one message). Browser-based clients use this; native clients take the SocketConnection
+// path.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -21,6 +23,10 @@ namespace derp::http {
 
 // Read buffer per connection; large enough for a 64 KiB packet to arrive in a few reads.
 inline constexpr std::size_t kWebSocketReadBufferSize = 16 * 1024;
+// Tailscale's client (and derper) read WebSocket messages with a 32,768-byte limit and drop the
+// connection on a larger one. A write batch is therefore sent as several messages; DERP frames
+// may span messages (message boundaries carry no meaning, protocol §1.4).
+inline constexpr std::size_t kMaxWebSocketMessageBytes = 32 * 1024;
 
 // Next is the layer under the WebSocket: a TCP socket or a tls::TlsSocket.
 template <class Next>
@@ -68,6 +74,12 @@ class WebSocketConnection : public server::SessionTransport,
     return writing_ && now - write_started_ > timeout;
   }
 
+  void end_output_after_flush() override {
+    if (closed_ || ending_output_) return;
+    ending_output_ = true;
+    if (!write_scheduled_) do_write();
+  }
+
  private:
   void do_read() {
     stream_.async_read_some(
@@ -88,14 +100,24 @@ class WebSocketConnection : public server::SessionTransport,
   }
 
   void do_write() {
-    if (writing_ || closed_ || protocol_error_ || !session_.has_output()) return;
+    if (writing_ || closed_ || protocol_error_) return;
+    if (!session_.has_output()) {
+      if (ending_output_ && !output_ended_) end_output();
+      return;
+    }
     write_buf_.clear();
     session_.take_output(write_buf_, server::kWriteBatchBytes);
+    write_offset_ = 0;
+    write_next_message();
+  }
+
+  void write_next_message() {
+    const std::size_t n = std::min(kMaxWebSocketMessageBytes, write_buf_.size() - write_offset_);
     writing_ = true;
     write_started_ = std::chrono::steady_clock::now();
     stream_.async_write(
-        boost::asio::buffer(write_buf_),
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+        boost::asio::buffer(write_buf_.data() + write_offset_, n),
+        [self = this->shared_from_this(), n](boost::system::error_code ec, std::size_t) {
           self->writing_ = false;
           if (const char* why = std::exchange(self->protocol_error_, nullptr)) {
             return self->close_for_protocol_error(why);
@@ -104,15 +126,34 @@ class WebSocketConnection : public server::SessionTransport,
             self->session_.close("write failed: " + ec.message());
             return;
           }
+          self->write_offset_ += n;
+          if (self->write_offset_ < self->write_buf_.size()) return self->write_next_message();
           if (self->write_buf_.capacity() > server::kWriteBatchBytes * 2) {
             std::vector<std::uint8_t>().swap(self->write_buf_);
           }
-          if (self->session_.has_output()) {
+          if (self->session_.has_output() || self->ending_output_) {
             self->do_write();
           } else {
             // Idle connections hold no write buffer.
             std::vector<std::uint8_t>().swap(self->write_buf_);
           }
+        });
+  }
+
+  // The session is leaving and everything queued is written: a Close 1001 (going away), then FIN.
+  // Reading goes on, relaying the client's last packets, until the client closes its side.
+  void end_output() {
+    output_ended_ = true;
+    writing_ = true;
+    write_started_ = std::chrono::steady_clock::now();
+    static constexpr std::uint8_t kClose1001[] = {0x88, 0x02, 0x03, 0xe9};
+    boost::asio::async_write(
+        stream_.next_layer(), boost::asio::buffer(kClose1001),
+        [self = this->shared_from_this()](boost::system::error_code, std::size_t) {
+          self->writing_ = false;
+          boost::system::error_code ignored;
+          boost::beast::get_lowest_layer(self->stream_)
+              .shutdown(boost::asio::socket_base::shutdown_send, ignored);
         });
   }
 
@@ -174,7 +215,10 @@ class WebSocketConnection : public server::SessionTransport,
   server::ClientSession session_;
   std::unique_ptr<std::uint8_t[]> read_buf_;
   std::vector<std::uint8_t> write_buf_;
+  std::size_t write_offset_ = 0;  // the next message starts here
   bool writing_ = false;
+  bool ending_output_ = false;  // the session is leaving: end the output once flushed
+  bool output_ended_ = false;
   bool write_scheduled_ = false;
   bool closed_ = false;
   const char* protocol_error_ = nullptr;  // waiting for the write in flight before closing

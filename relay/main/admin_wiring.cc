@@ -71,9 +71,10 @@ std::string host_port(const std::string& host, std::uint16_t port) {
 
 std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, bool dev,
                                                   server::Server& server,
+                                                  server::DrainController& drain,
                                                   std::vector<http::HttpFront*> fronts,
                                                   stun::StunServer* stun, tls::CertStore* certs,
-                                                  admin::MeshHealthProvider mesh) {
+                                                  admin::NodeFacts facts) {
   std::erase(fronts, nullptr);
   admin::AdminEndpointConfig config;
   config.socket_path = options.socket_path;
@@ -90,7 +91,6 @@ std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, b
     return nullptr;
   }
 
-  admin::NodeFacts facts;
   facts.version = DERPD_VERSION;
   for (std::size_t i = 0; i < fronts.size(); ++i) {
     facts.listeners.push_back(
@@ -106,18 +106,10 @@ std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, b
       return admin::CertSummary{c.path, c.subject, c.sans, c.not_before, c.not_after, c.sha256_hex};
     };
   }
-  facts.mesh = std::move(mesh);
-
-  server::DrainHooks hooks;
-  hooks.refuse_new_connections = [fronts](bool refuse) {
-    for (auto* f : fronts) f->set_refuse_new_derp(refuse);
-  };
-  if (stun) hooks.stun_replies = [stun](bool enabled) { stun->set_replies_enabled(enabled); };
 
   std::unique_ptr<admin::AdminEndpoint> endpoint;
   try {
-    endpoint =
-        std::make_unique<admin::AdminEndpoint>(config, server, std::move(facts), std::move(hooks));
+    endpoint = std::make_unique<admin::AdminEndpoint>(config, server, std::move(facts), drain);
   } catch (const std::runtime_error& e) {
     if (options.socket_path_given || dev || !options.listen.empty()) throw;
     spdlog::warn("admin API off: {}", e.what());

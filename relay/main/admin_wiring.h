@@ -1,6 +1,6 @@
-// derpd's admin API flags and the one call that starts the admin endpoint of a node, binding the
-// drain controller to the node's HTTP fronts and STUN server. Light on purpose: options.h includes
-// it, and nothing here pulls in gRPC.
+// derpd's admin API flags and the one call that starts the admin endpoint of a node over the
+// node's drain controller. Light on purpose: options.h includes it, and nothing here pulls in
+// gRPC.
 #pragma once
 
 #include <memory>
@@ -14,7 +14,8 @@ class App;
 }
 namespace derp::server {
 class Server;
-}
+class DrainController;
+}  // namespace derp::server
 namespace derp::http {
 class HttpFront;
 }
@@ -52,8 +53,9 @@ void add_admin_flags(CLI::App& app, AdminOptions& options);
 // relay still runs. A dev node (dev = true) defaults to ./dev-node/admin.sock.
 std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, bool dev,
                                                   server::Server& server,
+                                                  server::DrainController& drain,
                                                   std::vector<http::HttpFront*> fronts,
                                                   stun::StunServer* stun, tls::CertStore* certs,
-                                                  admin::MeshHealthProvider mesh);
+                                                  admin::NodeFacts facts);
 
 }  // namespace derp::main

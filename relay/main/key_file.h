@@ -1,4 +1,5 @@
-// The server key file of spec §3.5: {"PrivateKey": "privkey:<64 hex>"}, created 0600 when missing.
+// The server key file of protocol §3.5: {"PrivateKey": "privkey:<64 hex>"}, created 0600 when
+// missing.
 #pragma once
 
 #include <filesystem>

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_key_file.h"
 #include "relay/server/admin_queries.h"
+#include "relay/server/drain_controller.h"
 #include "relay/server/metrics_export.h"
 #include "relay/server/server.h"
 #include "relay/tls/server_context.h"
@@ -207,7 +209,12 @@ int run_node(const Options& options) {
     if (links.empty()) return out;
     // Packets a sibling forwarded to us arrive on its own link into this node: the session whose
     // key is the sibling's server key.
-    auto sessions = server::collect_sessions(server).get();
+    // Like every other admin answer, bounded: a wedged worker must not wedge derpctl mesh.
+    std::vector<server::SessionSnapshot> sessions;
+    auto pending = server::collect_sessions(server);
+    if (pending.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
+      sessions = pending.get();
+    }
     for (const auto& link : links) {
       auto h = link->health();
       admin::MeshLinkHealthData d;
@@ -229,8 +236,44 @@ int run_node(const Options& options) {
     }
     return out;
   };
-  auto admin_endpoint = start_admin(o.admin, o.dev, server, {&front, port80.get()},
-                                    stun_server.get(), certs.get(), mesh_health);
+  // The drain belongs to the node: the admin API starts and undoes it, SIGTERM runs it before
+  // exiting. Its steps run on `control` (this thread).
+  server::DrainHooks hooks;
+  hooks.accept_connections = [&front, &port80](bool accept) -> std::string {
+    // Port 80 (beside TLS) carries no DERP for real clients; it keeps answering captive-portal
+    // checks and redirects, and refuses upgrades while the main listener is closed.
+    front.set_refuse_new_derp(!accept);
+    if (port80) port80->set_refuse_new_derp(!accept);
+    if (!accept) {
+      front.stop_accepting();
+      spdlog::info("draining: stopped accepting on {}; new connections are refused",
+                   front.describe());
+      return "";
+    }
+    std::string error = front.resume_accepting();
+    if (!error.empty()) {
+      front.set_refuse_new_derp(true);
+      if (port80) port80->set_refuse_new_derp(true);
+      return error + "; the node stays drained: free the port, then undrain again";
+    }
+    spdlog::info("accepting on {} again", front.describe());
+    return "";
+  };
+  if (stun_server) {
+    hooks.stun_replies = [&stun_server](bool enabled) {
+      stun_server->set_replies_enabled(enabled);
+    };
+  }
+  hooks.state_changed = [](server::DrainState state) {
+    spdlog::info("drain state: {}", server::to_string(state));
+  };
+  server::DrainController drain(server, control.get_executor(), std::move(hooks));
+
+  admin::NodeFacts facts;
+  facts.mesh = mesh_health;
+  facts.drain_rate = o.drain_rate;
+  auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
+                                    stun_server.get(), certs.get(), std::move(facts));
   std::string derp_url = front.describe() + "/derp";
   std::string stun_text =
       stun_server ? "udp " + host_port(listen.host, stun_server->local_port()) : "off";
@@ -260,6 +303,22 @@ int run_node(const Options& options) {
     });
   };
   if (certs) arm_reload();
+  // SIGTERM/SIGINT: drain (clients move to siblings), then stop once empty or when the grace
+  // time is over; a second signal stops at once.
+  asio::steady_timer grace_timer(control);
+  std::uint64_t drain_watch = 0;
+  bool stopping = false;
+  auto stop_now = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    spdlog::info("shutting down: {}", why);
+    reload_timer.cancel();
+    grace_timer.cancel();
+    signals.cancel();
+    control.stop();
+  };
+  const auto grace = ms(o.shutdown_grace);
+  bool draining_for_exit = false;
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
@@ -268,12 +327,40 @@ int run_node(const Options& options) {
         wait_signal();
         return;
       }
-      spdlog::info("received signal {}, shutting down", sig);
-      reload_timer.cancel();
+      if (draining_for_exit || grace.count() <= 0 ||
+          drain.progress().state == server::DrainState::kDrained) {
+        return stop_now(draining_for_exit ? "second signal" : "signal");
+      }
+      draining_for_exit = true;
+      drain.set_exiting();
+      server::DrainOptions d;
+      d.deadline = grace;
+      // With no sibling to protect from a herd, everyone may leave at once.
+      d.clients_per_second = links.empty() ? 0 : o.drain_rate;
+      if (!drain.drain(d)) {
+        spdlog::info("received signal {} while draining: exiting once drained, at most in {} ms",
+                     sig, grace.count());
+      } else {
+        spdlog::info(
+            "received signal {}: draining before exit ({} clients/s, at most {} ms); send it "
+            "again to exit at once",
+            sig, d.clients_per_second, grace.count());
+      }
+      drain_watch = drain.subscribe([&control, &stop_now](const server::DrainProgress& p) {
+        if (p.state != server::DrainState::kDrained) return;
+        asio::post(control, [&stop_now] { stop_now("drained"); });
+      });
+      // The drain closes everyone at its deadline; this is the backstop.
+      grace_timer.expires_after(grace + std::chrono::seconds(1));
+      grace_timer.async_wait([&](boost::system::error_code e) {
+        if (!e) stop_now("shutdown grace over");
+      });
+      wait_signal();
     });
   };
   wait_signal();
   control.run();
+  if (drain_watch) drain.unsubscribe(drain_watch);
   auto stop_started = std::chrono::steady_clock::now();
   auto elapsed_ms = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -

@@ -149,6 +149,16 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   add_duration(app, "--tcp-write-timeout", o.tcp_write_timeout,
                "Close a client whose write takes longer than this; 0 disables (default 2s; mesh "
                "peers always get 30s)");
+  add_duration(app, "--shutdown-grace", o.shutdown_grace,
+               "On SIGTERM/SIGINT, drain first: stop accepting (connects are refused, so clients "
+               "move to the next node of their region), let clients leave in paced batches, mesh "
+               "peers last, and exit once empty or after this long (default 30s). A second signal "
+               "exits at once; 0 exits at once");
+  app.add_option("--drain-rate", o.drain_rate,
+                 "Clients per second a drain (SIGTERM or derpctl drain without --rate) moves "
+                 "to siblings; 0 moves everyone at once. Each costs a sibling one TLS handshake")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")

@@ -1,4 +1,4 @@
-// derpd's command line: the flags of Tailscale's derper (spec §9.1), spelled either Go-style
+// derpd's command line: the flags of Tailscale's derper (protocol §9.1), spelled either Go-style
 // (-http-port 80, -stun=false) or GNU-style (--http-port 80), plus derpd's own additions.
 #pragma once
 
@@ -30,6 +30,10 @@ struct Options {
   std::chrono::nanoseconds tcp_keepalive_time = std::chrono::minutes(10);
   std::chrono::nanoseconds tcp_user_timeout = std::chrono::seconds(15);
   std::chrono::nanoseconds tcp_write_timeout = std::chrono::seconds(2);
+  // SIGTERM/SIGINT drain the node (clients move to siblings) and exit when it is empty or when
+  // this has passed; 0 exits at once.
+  std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(30);
+  double drain_rate = 500;  // clients per second made to leave during a drain; 0: no pacing
   unsigned workers = 0;
   std::string log_level = "info";
   AdminOptions admin;  // --admin-*

@@ -1,4 +1,4 @@
-// Which connection serves which node key (spec §4.2), shared by all workers.
+// Which connection serves which node key (protocol §4.2), shared by all workers.
 //
 // Sharded by key so the per-packet lookup takes one shared lock on one small shard. Membership
 // changes (register, unregister, duplicates) take the shard's exclusive lock and, while holding
@@ -53,13 +53,14 @@ class ClientRegistry {
   // connection and no mesh sibling has it either.
   bool remove(const protocol::NodePublic& key, std::uint64_t conn_id);
 
-  // Mesh routes (spec §5.3). The first link to announce a key is preferred; later ones are
+  // Mesh routes (protocol §5.3). The first link to announce a key is preferred; later ones are
   // fallbacks in announcement order. Returns true from remove_* when a key left the region.
   void add_forwarder(const protocol::NodePublic& key, std::uint32_t link);
   bool remove_forwarder(const protocol::NodePublic& key, std::uint32_t link);
   std::vector<protocol::NodePublic> remove_all_forwarders(std::uint32_t link);
   std::size_t forwarded_keys(std::uint32_t link) const;
-  // A duplicate connection spoke: it becomes the active one (spec §4.2, "last writer is active").
+  // A duplicate connection spoke: it becomes the active one (protocol §4.2, "last writer is
+  // active").
   void mark_active(const protocol::NodePublic& key, std::uint64_t conn_id);
 
   // Adds a mesh watcher and queues a PeerPresent for every local key to it.

@@ -111,6 +111,17 @@ void ClientSession::close(std::string_view reason) {
   transport_.close();
 }
 
+void ClientSession::leave(std::string_view reason, std::optional<protocol::RestartingFrame> hint) {
+  if (closing_ || leaving_) return;
+  if (!established_) return close(reason);
+  if (hint) proto::append_restarting(control_, *hint);
+  leaving_ = true;
+  leave_started_ = std::chrono::steady_clock::now();
+  if (close_reason_.empty()) close_reason_ = std::string(reason);
+  unregister();
+  transport_.end_output_after_flush();
+}
+
 ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader& h) {
   const std::size_t len = h.length;
   if (!established_) {
@@ -137,7 +148,7 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
       }
       return HeaderAction::kRead;
     case FrameType::kForwardPacket:
-      // The permission check comes before the length checks (spec §2.6).
+      // The permission check comes before the length checks (protocol §2.6).
       if (!can_mesh_) return reject("ForwardPacket without mesh key");
       if (len < 2 * proto::kKeyLen || len - 2 * proto::kKeyLen > proto::kMaxPacketSize) {
         return reject("ForwardPacket length " + std::to_string(len) + " out of range");
@@ -235,6 +246,12 @@ bool ClientSession::on_bytes(Bytes data) {
 
 bool ClientSession::dispatch(std::uint8_t type, Bytes payload) {
   if (!established_) return handle_client_info(payload);
+  // A leaving client's last packets are still relayed; nothing else it says matters any more (its
+  // output has ended and it is no longer registered).
+  if (leaving_ && type != static_cast<std::uint8_t>(FrameType::kSendPacket) &&
+      type != static_cast<std::uint8_t>(FrameType::kForwardPacket)) {
+    return true;
+  }
   switch (static_cast<FrameType>(type)) {
     case FrameType::kSendPacket:
       return handle_send_packet(payload);
@@ -267,7 +284,7 @@ bool ClientSession::handle_client_info(Bytes payload) {
   client_info_ = std::move(*parsed.info);
   can_mesh_ = client_info_.mesh_key && server_.mesh_key_matches(*client_info_.mesh_key);
 
-  // ServerInfo is queued before the key is registered, so nothing can precede it (spec §2.4.7).
+  // ServerInfo is queued before the key is registered, so nothing can precede it (protocol §2.4.7).
   auto server_info = proto::write_server_info_json({});
   auto sealed = proto::seal_box(
       Bytes(reinterpret_cast<const std::uint8_t*>(server_info.data()), server_info.size()),
@@ -366,15 +383,13 @@ bool ClientSession::handle_close_peer(Bytes payload) {
 }
 
 void ClientSession::enqueue_packet(PacketRef frame) {
-  const std::size_t packet_bytes = frame->size - proto::kFrameHeaderLen - proto::kKeyLen;
-  if (closing_ || shut_down_) {
-    count_drop(DropReason::kGoneDisconnected, frame->disco, packet_bytes);
+  if (closing_ || shut_down_ || leaving_) {
+    count_drop(DropReason::kGoneDisconnected, frame->disco, frame->packet_bytes());
     return;
   }
   SendQueue& q = frame->disco ? disco_queue_ : other_queue_;
   if (PacketRef dropped = q.push(std::move(frame))) {
-    count_drop(DropReason::kQueueHead, dropped->disco,
-               dropped->size - proto::kFrameHeaderLen - proto::kKeyLen);
+    count_drop(DropReason::kQueueHead, dropped->disco, dropped->packet_bytes());
   }
   wake();
 }
@@ -385,7 +400,7 @@ void ClientSession::count_drop(DropReason reason, bool disco, std::size_t bytes)
 }
 
 void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGoneReason reason) {
-  if (closing_) return;
+  if (closing_ || leaving_) return;
   proto::append_peer_gone(control_, key, reason);
   auto& counters = worker_.counters();
   (reason == proto::PeerGoneReason::kNotHere ? counters.peer_gone_not_here_frames
@@ -395,13 +410,13 @@ void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGon
 }
 
 void ClientSession::queue_peer_present(const proto::PeerPresentFrame& presence) {
-  if (closing_ || !watcher_) return;
+  if (closing_ || leaving_ || !watcher_) return;
   proto::append_peer_present(control_, presence);
   wake();
 }
 
 void ClientSession::queue_restarting(const proto::RestartingFrame& hint) {
-  if (closing_ || !established_) return;
+  if (closing_ || leaving_ || !established_) return;
   proto::append_restarting(control_, hint);
   wake();
 }
@@ -430,7 +445,7 @@ void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p,
   auto& counters = worker_.counters();
   auto bytes = p->bytes();
   out.insert(out.end(), bytes.begin(), bytes.end());
-  const std::size_t packet_bytes = p->size - proto::kFrameHeaderLen - proto::kKeyLen;
+  const std::size_t packet_bytes = p->packet_bytes();
   counters.packets_sent.add();
   counters.bytes_sent.add(packet_bytes);
   ++packets_out_;
@@ -451,7 +466,7 @@ void ClientSession::take_output(std::vector<std::uint8_t>& out, std::size_t soft
     pending_pong_.reset();
     worker_.counters().sent_pong.add();
   }
-  // Serve both queues in turn so neither kind starves the other (spec §4.4).
+  // Serve both queues in turn so neither kind starves the other (protocol §4.4).
   const std::int64_t now_ns = steady_ns(std::chrono::steady_clock::now());
   while (out.size() < soft_limit && (!disco_queue_.empty() || !other_queue_.empty())) {
     SendQueue* first = serve_disco_first_ ? &disco_queue_ : &other_queue_;
@@ -486,6 +501,10 @@ void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
     close("write timed out");
     return;
   }
+  if (leaving_) {
+    if (now - leave_started_ >= kLeaveLinger) close(close_reason_);
+    return;
+  }
   if (now >= next_keepalive_) {
     next_keepalive_ = now + next_keepalive_delay();
     proto::append_keep_alive(control_);
@@ -499,33 +518,41 @@ void ClientSession::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   closing_ = true;
-  auto& counters = worker_.counters();
   for (SendQueue* q : {&disco_queue_, &other_queue_}) {
     while (!q->empty()) {
       PacketRef p = q->pop();
-      count_drop(DropReason::kGoneDisconnected, p->disco,
-                 p->size - proto::kFrameHeaderLen - proto::kKeyLen);
+      count_drop(DropReason::kGoneDisconnected, p->disco, p->packet_bytes());
     }
   }
-  for (const auto& src : peers_heard_from_) worker_.unsubscribe_peer_gone(src, conn_id_);
-  peers_heard_from_.clear();
-  if (watcher_) server_.registry().remove_watcher(conn_id_);
-  if (registered_) {
-    registered_ = false;
-    counters.current_connections.add(-1);
-    if (info_.not_ideal) counters.current_notideal_connections.add(-1);
-    if (preferred_) counters.current_home_connections.add(-1);
-    if (server_.registry().remove(key_, conn_id_)) server_.peer_gone_from_region(key_);
-    server_.events().publish({ClientEvent::Kind::kDisconnected, conn_id_, key_, info_.remote_text,
-                              preferred_,
-                              close_reason_.empty() ? "connection closed" : close_reason_});
-    spdlog::info("client {} from {} disconnected: {}", key_.short_form(), info_.remote_text,
-                 close_reason_.empty() ? "connection closed" : close_reason_);
-  } else if (!close_reason_.empty()) {
+  if (!registered_ && !leaving_ && !close_reason_.empty()) {
     spdlog::info("connection from {} closed during handshake: {}", info_.remote_text,
                  close_reason_);
   }
+  unregister();
   worker_.remove_session(conn_id_);
+}
+
+// Takes the session out of the registry, the watchers and the PeerGone subscriptions: from here on
+// nothing is routed to it. Runs once, at leave() or at shutdown(), whichever comes first.
+void ClientSession::unregister() {
+  for (const auto& src : peers_heard_from_) worker_.unsubscribe_peer_gone(src, conn_id_);
+  peers_heard_from_.clear();
+  if (watcher_) {
+    watcher_ = false;
+    server_.registry().remove_watcher(conn_id_);
+  }
+  if (!registered_) return;
+  registered_ = false;
+  auto& counters = worker_.counters();
+  counters.current_connections.add(-1);
+  if (info_.not_ideal) counters.current_notideal_connections.add(-1);
+  if (preferred_) counters.current_home_connections.add(-1);
+  if (server_.registry().remove(key_, conn_id_)) server_.peer_gone_from_region(key_);
+  const std::string& why = close_reason_.empty() ? std::string("connection closed") : close_reason_;
+  server_.events().publish(
+      {ClientEvent::Kind::kDisconnected, conn_id_, key_, info_.remote_text, preferred_, why});
+  spdlog::info("client {} from {} {}: {}", key_.short_form(), info_.remote_text,
+               leaving_ ? "leaving" : "disconnected", why);
 }
 
 SessionSnapshot ClientSession::snapshot() const {

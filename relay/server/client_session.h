@@ -1,5 +1,5 @@
-// One client's DERP session (spec §2.4–§2.6, §4), with no I/O of its own: the transport feeds it
-// received bytes and asks it for bytes to write. Everything here runs on the owning worker's
+// One client's DERP session (protocol §2.4–§2.6, §4), with no I/O of its own: the transport feeds
+// it received bytes and asks it for bytes to write. Everything here runs on the owning worker's
 // thread, except set_duplicate(), which the registry calls under its lock.
 #pragma once
 
@@ -32,7 +32,7 @@ struct ConnectionInfo {
   std::array<std::uint8_t, 16> remote_ip{};  // IPv4 as v4-mapped; all zero when unknown
   std::uint16_t remote_port = 0;
   std::string remote_text;  // "ip:port" for logs and the admin API
-  bool not_ideal = false;   // the upgrade carried Ideal-Node (spec §4.6)
+  bool not_ideal = false;   // the upgrade carried Ideal-Node (protocol §4.6)
 };
 
 // A point-in-time copy of a session's state, for the admin API and debug pages.
@@ -71,6 +71,15 @@ class ClientSession {
   void on_tick(std::chrono::steady_clock::time_point now);
   // Asks the transport to close; the session stops accepting packets at once.
   void close(std::string_view reason);
+  // Ends the session gently (a drain): the key leaves the registry at once, so packets for it
+  // follow it to wherever it reconnects; what is queued is still written, optionally after a
+  // Restarting frame; then the output ends cleanly while the client's own last packets are still
+  // read and relayed. Sessions still in the handshake are closed.
+  void leave(std::string_view reason, std::optional<protocol::RestartingFrame> hint);
+  // How long a leaving session waits for the client to close its side once its output ended.
+  // Real clients close as soon as they read the end of the stream (milliseconds); this bounds
+  // what one that never does can hold.
+  static constexpr std::chrono::seconds kLeaveLinger{3};
   // Called by the transport once the connection is finished: unregisters and accounts.
   void shutdown();
 
@@ -79,7 +88,7 @@ class ClientSession {
   void queue_peer_gone(const protocol::NodePublic& key, protocol::PeerGoneReason reason);
   void queue_peer_present(const protocol::PeerPresentFrame& presence);
   void peer_left_region(const protocol::NodePublic& key);
-  // Tells the client the node is going away and when to come back (spec §6).
+  // Tells the client the node is going away and when to come back (protocol §6).
   void queue_restarting(const protocol::RestartingFrame& hint);
   // Sends PeerGone(NotHere) if this connection's limiter (1/s, burst 3) allows.
   void maybe_send_not_here(const protocol::NodePublic& key);
@@ -94,6 +103,7 @@ class ClientSession {
   bool established() const { return established_; }
   bool can_mesh() const { return can_mesh_; }
   bool closing() const { return closing_; }
+  bool leaving() const { return leaving_; }
   const std::string& close_reason() const { return close_reason_; }
   const ConnectionInfo& info() const { return info_; }
   Worker& worker() const { return worker_; }
@@ -112,6 +122,7 @@ class ClientSession {
   bool handle_close_peer(protocol::Bytes payload);
   bool fail(std::string reason);
   void wake();
+  void unregister();
   void append_packet(std::vector<std::uint8_t>& out, PacketRef p, std::int64_t now_ns);
   std::chrono::milliseconds next_keepalive_delay();
 
@@ -129,6 +140,7 @@ class ClientSession {
   bool watcher_ = false;
   bool preferred_ = false;
   bool closing_ = false;
+  bool leaving_ = false;  // leave(): output ending, input still relayed
   bool shut_down_ = false;
   std::atomic<bool> duplicate_{false};
   std::string close_reason_;
@@ -144,7 +156,7 @@ class ClientSession {
   SendQueue disco_queue_;
   SendQueue other_queue_;
   bool serve_disco_first_ = false;
-  // Sources this client received packets from: it hears PeerGone when they leave (spec §4.5).
+  // Sources this client received packets from: it hears PeerGone when they leave (protocol §4.5).
   std::unordered_set<protocol::NodePublic> peers_heard_from_;
 
   // PeerGone(NotHere) limiter: 1 token per second, burst 3.
@@ -152,6 +164,7 @@ class ClientSession {
   std::chrono::steady_clock::time_point not_here_refill_;
 
   std::chrono::steady_clock::time_point created_;
+  std::chrono::steady_clock::time_point leave_started_;
   std::chrono::steady_clock::time_point established_at_;
   std::chrono::steady_clock::time_point next_keepalive_;
   std::chrono::system_clock::time_point connected_wall_;

@@ -1,10 +1,11 @@
 #include "relay/server/drain_controller.h"
 
-#include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <unordered_map>
+#include <cmath>
+#include <optional>
 #include <vector>
 
 #include "relay/server/client_session.h"
@@ -14,39 +15,33 @@
 namespace derp::server {
 namespace {
 
-enum class CloseWhat { kNothing, kClients, kMeshToo, kEveryone };
-
-struct StepOrder {
-  std::uint64_t generation = 0;
-  std::uint64_t step = 0;
-  CloseWhat what = CloseWhat::kNothing;
-  std::size_t quota = 0;  // kClients: how many this worker closes
-  bool send_restarting = true;
-  std::chrono::milliseconds jitter{0};
-  std::chrono::milliseconds try_for{0};
-  // Beyond a client's reconnect hint before a batch may close it: its own timer started when the
-  // frame arrived, a little after ours.
-  std::chrono::milliseconds grace{0};
+enum class Act {
+  kNothing,   // count only
+  kClients,   // `quota` clients leave
+  kMeshToo,   // the clients left: mesh peers leave too
+  kEveryone,  // deadline: everyone leaves, and whoever is still leaving is closed
 };
 
-constexpr std::string_view kCloseReason = "node draining";
+struct StepOrder {
+  std::uint64_t id = 0;  // acknowledged in done_order once run
+  std::uint64_t generation = 0;
+  Act act = Act::kNothing;
+  std::size_t quota = 0;
+  std::optional<protocol::RestartingFrame> hint;
+};
+
+constexpr std::string_view kLeaveReason = "node draining";
 
 }  // namespace
 
 struct DrainController::Shared {
+  // Written by a worker after each step, read by the controller.
   struct PerWorker {
-    // Touched only on the worker's own thread: conn_id → when it was sent Restarting and the
-    // earliest time it may be closed: its own reconnect hint, plus one interval of grace. A
-    // client that follows the hint leaves by itself, without a gap; batches close the rest.
-    struct Notice {
-      std::uint64_t step;
-      std::chrono::steady_clock::time_point close_after;
-    };
-    std::unordered_map<std::uint64_t, Notice> notified;
-    // Written by the worker after each step, read by the controller.
     std::atomic<std::size_t> open_clients{0};
     std::atomic<std::size_t> open_mesh{0};
+    std::atomic<std::size_t> leaving{0};
     std::atomic<bool> reported{false};
+    std::atomic<std::uint64_t> done_order{0};
   };
   std::vector<std::unique_ptr<PerWorker>> workers;
   std::atomic<std::uint64_t> generation{0};
@@ -57,78 +52,75 @@ namespace {
 
 // Runs on worker `w`'s thread.
 void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order) {
-  if (shared.generation.load() != order.generation) return;  // undrained since
   auto& mine = *shared.workers[w.index()];
-  std::vector<std::uint64_t> ids;
-  ids.reserve(w.session_count());
+  mine.done_order.store(order.id);
+  if (shared.generation.load() != order.generation) return;  // undrained since
+  std::vector<std::uint64_t> clients, mesh, leaving;
   w.for_each_session([&](const ClientSession& s) {
-    if (!s.closing()) ids.push_back(s.conn_id());
+    if (s.closing()) return;
+    if (s.leaving()) {
+      leaving.push_back(s.conn_id());
+    } else if (s.can_mesh()) {
+      mesh.push_back(s.conn_id());
+    } else {
+      clients.push_back(s.conn_id());
+    }
   });
-
-  const auto now = std::chrono::steady_clock::now();
-  std::unordered_map<std::uint64_t, DrainController::Shared::PerWorker::Notice> still_notified;
-  std::vector<ClientSession*> told, fresh, mesh;
-  for (auto id : ids) {
-    ClientSession* s = w.find_session(id);
-    if (!s) continue;
-    bool was_told = false;
-    if (auto it = mine.notified.find(id); it != mine.notified.end()) {
-      still_notified.emplace(id, it->second);
-      was_told = it->second.step < order.step && now >= it->second.close_after;
-    } else if (order.send_restarting && s->established() && !s->can_mesh()) {
-      // Mesh peers are not told: they stay until the end, and a sibling that redialled early
-      // would only be refused.
-      auto reconnect =
-          order.jitter.count() > 0
-              ? randombytes_uniform(static_cast<std::uint32_t>(order.jitter.count()) + 1)
-              : 0;
-      s->queue_restarting({static_cast<std::uint32_t>(reconnect),
-                           static_cast<std::uint32_t>(order.try_for.count())});
-      still_notified.emplace(
-          id, DrainController::Shared::PerWorker::Notice{
-                  order.step, now + std::chrono::milliseconds(reconnect) +
-                                  (reconnect > 0 ? order.grace : std::chrono::milliseconds(0))});
-    } else {
-      was_told = true;  // nothing to tell (no Restarting wanted, or still in the handshake)
+  // Looked up by id when used rather than kept as pointers: cheap, and safe should making one
+  // session leave ever end another one synchronously.
+  auto leave = [&](std::vector<std::uint64_t>& ids, std::size_t n) {
+    n = std::min(n, ids.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (ClientSession* s = w.find_session(ids[i])) {
+        s->leave(kLeaveReason, s->can_mesh() ? std::nullopt : order.hint);
+        shared.closed.fetch_add(1);
+      }
     }
-    if (s->can_mesh()) {
-      mesh.push_back(s);
-    } else if (was_told) {
-      told.push_back(s);
-    } else {
-      fresh.push_back(s);
-    }
-  }
-  mine.notified = std::move(still_notified);
-
-  auto close_all = [&](std::vector<ClientSession*>& v, std::size_t limit) {
-    std::size_t n = std::min(limit, v.size());
-    for (std::size_t i = 0; i < n; ++i) v[i]->close(kCloseReason);
-    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(n));
-    shared.closed.fetch_add(n);
+    ids.erase(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n));
+    return n;
   };
-  switch (order.what) {
-    case CloseWhat::kNothing:
+  std::size_t now_leaving = leaving.size();
+  switch (order.act) {
+    case Act::kNothing:
       break;
-    case CloseWhat::kClients:
-      close_all(told, order.quota);
+    case Act::kClients:
+      now_leaving += leave(clients, order.quota);
       break;
-    case CloseWhat::kMeshToo:
-      close_all(told, told.size());
-      close_all(mesh, mesh.size());
+    case Act::kMeshToo:
+      now_leaving += leave(clients, clients.size());
+      now_leaving += leave(mesh, mesh.size());
       break;
-    case CloseWhat::kEveryone:
-      close_all(told, told.size());
-      close_all(fresh, fresh.size());
-      close_all(mesh, mesh.size());
+    case Act::kEveryone: {
+      // Whoever is still here goes now. Mesh peers go in the same step only when no client is
+      // left to move; otherwise in the next one (≤ 100 ms later), still after the clients.
+      const bool clients_here = !clients.empty() || !leaving.empty();
+      for (auto id : leaving) {
+        if (ClientSession* s = w.find_session(id)) s->close("node drained: deadline passed");
+      }
+      now_leaving = leave(clients, clients.size());
+      if (!clients_here) now_leaving += leave(mesh, mesh.size());
       break;
+    }
   }
-  mine.open_clients.store(told.size() + fresh.size());
+  mine.open_clients.store(clients.size());
   mine.open_mesh.store(mesh.size());
+  mine.leaving.store(now_leaving);
   mine.reported.store(true);
 }
 
 }  // namespace
+
+std::size_t drain_batch_size(const DrainOptions& o, std::size_t open, std::size_t steps_left) {
+  std::size_t batch = o.batch_size;
+  if (batch == 0) {
+    if (o.clients_per_second <= 0) return open;
+    const double per_interval =
+        o.clients_per_second * static_cast<double>(o.interval.count()) / 1000.0;
+    batch = static_cast<std::size_t>(std::max(1.0, std::ceil(per_interval)));
+  }
+  steps_left = std::max<std::size_t>(steps_left, 1);
+  return std::max(batch, (open + steps_left - 1) / steps_left);
+}
 
 std::string_view to_string(DrainState s) {
   switch (s) {
@@ -158,10 +150,10 @@ DrainController::DrainController(Server& server, boost::asio::any_io_executor ex
       timer_(executor),
       shared_(std::make_shared<Shared>()),
       since_(std::chrono::system_clock::now()) {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     shared_->workers.push_back(std::make_unique<Shared::PerWorker>());
   }
+  posted_order_.assign(server_.worker_count(), 0);
 }
 
 DrainController::~DrainController() {
@@ -176,7 +168,7 @@ bool DrainController::drain(const DrainOptions& options) {
     std::lock_guard lock(mu_);
     if (state_ != DrainState::kServing) return false;
     options_ = options;
-    if (options_.interval.count() <= 0) options_.interval = std::chrono::seconds(1);
+    if (options_.interval.count() <= 0) options_.interval = std::chrono::milliseconds(100);
     if (options_.deadline.count() <= 0) options_.deadline = std::chrono::minutes(5);
     state_ = DrainState::kDraining;
     since_ = std::chrono::system_clock::now();
@@ -185,8 +177,15 @@ bool DrainController::drain(const DrainOptions& options) {
     steps_ = 0;
     deadline_passed_ = false;
     shared_->closed.store(0);
-    for (auto& w : shared_->workers) w->reported.store(false);
-    if (hooks_.refuse_new_connections) hooks_.refuse_new_connections(true);
+    for (auto& w : shared_->workers) {
+      w->reported.store(false);
+      w->open_clients.store(0);
+      w->open_mesh.store(0);
+      w->leaving.store(0);
+    }
+    // Refused at TCP before anyone is asked to leave: a client that redials must not land here.
+    if (hooks_.accept_connections) hooks_.accept_connections(false);
+    accepting_ = false;
     stun_stopped_ = options_.stop_stun && hooks_.stun_replies;
     if (stun_stopped_) hooks_.stun_replies(false);
     if (hooks_.state_changed) hooks_.state_changed(state_);
@@ -201,23 +200,38 @@ bool DrainController::drain(const DrainOptions& options) {
   return true;
 }
 
-bool DrainController::undrain() {
+DrainController::UndrainResult DrainController::undrain() {
   DrainProgress p;
+  UndrainResult result;
   {
     std::lock_guard lock(mu_);
-    if (state_ == DrainState::kServing) return false;
+    if (state_ == DrainState::kServing) return result;
+    if (exiting_) {
+      result.error = "derpd is shutting down (SIGTERM): it will not serve again";
+      return result;
+    }
+    if (!accepting_ && hooks_.accept_connections) {
+      result.error = hooks_.accept_connections(true);
+      if (!result.error.empty()) return result;
+    }
+    accepting_ = true;
+    result.changed = true;
     shared_->generation.fetch_add(1);
     timer_.cancel();
     state_ = DrainState::kServing;
     since_ = std::chrono::system_clock::now();
     if (stun_stopped_ && hooks_.stun_replies) hooks_.stun_replies(true);
     stun_stopped_ = false;
-    if (hooks_.refuse_new_connections) hooks_.refuse_new_connections(false);
     if (hooks_.state_changed) hooks_.state_changed(state_);
     p = progress_locked();
   }
   publish(p);
-  return true;
+  return result;
+}
+
+void DrainController::set_exiting() {
+  std::lock_guard lock(mu_);
+  exiting_ = true;
 }
 
 DrainProgress DrainController::progress() const {
@@ -229,15 +243,18 @@ DrainProgress DrainController::progress_locked() const {
   DrainProgress p;
   p.state = state_;
   p.since = since_;
-  if (state_ != DrainState::kServing) {
-    p.deadline = deadline_;
-    p.closed = shared_->closed.load();
-  }
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     p.remaining += server_.worker(i).session_count();
+  }
+  if (state_ == DrainState::kServing) return p;
+  p.deadline = deadline_;
+  p.closed = shared_->closed.load();
+  for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     p.remaining_mesh += shared_->workers[i]->open_mesh.load();
+    p.leaving += shared_->workers[i]->leaving.load();
   }
   p.remaining_mesh = std::min(p.remaining_mesh, p.remaining);
+  p.leaving = std::min(p.leaving, p.remaining);
   p.stun_stopped = stun_stopped_;
   p.deadline_passed = deadline_passed_;
   return p;
@@ -249,15 +266,18 @@ void DrainController::step() {
     std::lock_guard lock(mu_);
     if (state_ != DrainState::kDraining) return;
     const auto now = std::chrono::steady_clock::now();
-    std::size_t remaining = 0, open_clients = 0;
+    const std::size_t workers = server_.worker_count();
+    std::size_t remaining = 0, open_clients = 0, open_mesh = 0;
     bool all_reported = true;
-    std::vector<std::size_t> open_per_worker(server_.worker_count());
-    for (std::size_t i = 0; i < server_.worker_count(); ++i) {
-      remaining += server_.worker(i).session_count();
+    std::vector<std::size_t> weight(workers);
+    for (std::size_t i = 0; i < workers; ++i) {
+      const std::size_t sessions = server_.worker(i).session_count();
+      remaining += sessions;
       auto& w = *shared_->workers[i];
       all_reported = all_reported && w.reported.load();
-      open_per_worker[i] = w.open_clients.load();
-      open_clients += open_per_worker[i];
+      weight[i] = w.reported.load() ? w.open_clients.load() : sessions;
+      open_clients += weight[i];
+      open_mesh += w.open_mesh.load();
     }
     if (remaining == 0) {
       state_ = DrainState::kDrained;
@@ -267,46 +287,51 @@ void DrainController::step() {
     } else {
       StepOrder order;
       order.generation = shared_->generation.load();
-      order.step = steps_++;
-      order.send_restarting = options_.send_restarting;
-      order.jitter = options_.reconnect_jitter;
-      order.try_for = options_.try_for;
-      order.grace = options_.interval;
-      std::size_t batch = 0;
+      if (options_.send_restarting) {
+        // Come back at once (to whichever node accepts), keep trying for try_for.
+        order.hint =
+            protocol::RestartingFrame{0, static_cast<std::uint32_t>(options_.try_for.count())};
+      }
+      ++steps_;
+      std::vector<std::size_t> quota(workers, 0);
       if (now >= steady_deadline_) {
         deadline_passed_ = true;
-        order.what = CloseWhat::kEveryone;
-      } else if (order.step == 0 || !all_reported) {
-        order.what = CloseWhat::kNothing;  // tell everyone first, close from the next step
+        order.act = Act::kEveryone;
       } else if (open_clients > 0) {
-        order.what = CloseWhat::kClients;
-        batch = options_.batch_size;
-        if (batch == 0) {
-          // Spread evenly over the steps left, keeping the last one for the mesh peers.
-          auto steps_left = static_cast<std::size_t>((steady_deadline_ - now) / options_.interval);
-          steps_left = steps_left > 1 ? steps_left - 1 : 1;
-          batch = (open_clients + steps_left - 1) / steps_left;
-        }
-      } else {
-        order.what = CloseWhat::kMeshToo;
-      }
-      // Each worker closes its share of the batch, in proportion to its open clients.
-      std::vector<std::size_t> quota(server_.worker_count(), 0);
-      if (order.what == CloseWhat::kClients) {
+        // Until every worker reported, the weights are whole session counts (mesh peers
+        // included): a first batch may be a little small, never wrong.
+        order.act = Act::kClients;
+        // The last clients must have time to close their side, and the mesh peers one step,
+        // before the deadline.
+        const auto left = steady_deadline_ - now - ClientSession::kLeaveLinger;
+        const auto steps_left =
+            left.count() > 0 ? static_cast<std::size_t>(left / options_.interval) : 0;
+        std::size_t batch =
+            drain_batch_size(options_, open_clients, steps_left > 1 ? steps_left - 1 : 1);
+        batch = std::min(batch, open_clients);
         std::size_t given = 0;
-        for (std::size_t i = 0; i < quota.size(); ++i) {
-          quota[i] = batch * open_per_worker[i] / open_clients;
+        for (std::size_t i = 0; i < workers; ++i) {
+          quota[i] = batch * weight[i] / open_clients;
           given += quota[i];
         }
-        for (std::size_t i = 0; given < batch && i < quota.size(); ++i) {
-          std::size_t extra = std::min(batch - given, open_per_worker[i] - quota[i]);
+        for (std::size_t i = 0; given < batch && i < workers; ++i) {
+          std::size_t extra = std::min(batch - given, weight[i] - quota[i]);
           quota[i] += extra;
           given += extra;
         }
+      } else if (all_reported && remaining <= open_mesh) {
+        // Every live session is a mesh peer (the count of sessions is live, so a client that
+        // closed a moment ago no longer counts): the siblings' links may go too.
+        order.act = Act::kMeshToo;
+      } else {
+        order.act = Act::kNothing;  // wait for leaving clients to close their side
       }
-      for (std::size_t i = 0; i < server_.worker_count(); ++i) {
+      for (std::size_t i = 0; i < workers; ++i) {
+        // A worker still busy with its previous order gets none this time (its share waits).
+        if (shared_->workers[i]->done_order.load() != posted_order_[i]) continue;
         StepOrder mine = order;
         mine.quota = quota[i];
+        mine.id = posted_order_[i] = ++next_order_;
         Worker& w = server_.worker(i);
         server_.post(static_cast<std::uint32_t>(i),
                      RunOnWorker{[shared = shared_, &w, mine] { run_step(*shared, w, mine); }});

@@ -1,11 +1,15 @@
-// The drain state machine (architecture doc, "Control plane"): serving → draining → drained, and
-// undrain back to serving. Draining refuses new DERP connections and reports not-serving (through
-// the hooks), tells every client Restarting with a jittered reconnect time, then closes clients in
-// batches until none remain or the deadline passes. Mesh peers are closed last, so packets for
-// clients that are migrating to a sibling still have a route until the end.
+// The drain state machine: serving → draining → drained, and undrain back to serving.
+//
+// Tailscale's clients pick the first node of their region whose TCP connect succeeds and ignore
+// the Restarting frame, so a draining node first stops accepting at the TCP level (the hooks close
+// its DERP listeners: connects are refused and clients move to the next node in milliseconds).
+// Then it makes its clients leave in paced batches (ClientSession::leave: out of the registry at
+// once, queued packets written, a clean end of stream), optionally with a Restarting frame for
+// clients that honour it, but never waiting for it. Mesh peers leave last, so packets for clients
+// that are moving to a sibling keep a route until the end.
 //
 // The controller never touches a session from its own thread: each step posts one task per worker
-// that notifies, closes and counts that worker's sessions on the worker's thread.
+// that acts on, and counts, that worker's sessions on the worker's thread.
 #pragma once
 
 #include <atomic>
@@ -19,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace derp::server {
 
@@ -29,13 +34,21 @@ std::string_view to_string(DrainState s);
 
 struct DrainOptions {
   std::chrono::milliseconds deadline{std::chrono::minutes(5)};  // everyone is closed by then
-  std::size_t batch_size = 0;  // 0: spread the clients evenly over the deadline
-  std::chrono::milliseconds interval{1000};
-  bool send_restarting = true;
+  std::chrono::milliseconds interval{100};                      // between batches
+  // Clients made to leave per interval; 0: from clients_per_second. Either way batches grow when
+  // needed to finish before the deadline.
+  std::size_t batch_size = 0;
+  // The pace that spares the siblings a thundering herd: each moving client costs a sibling one
+  // TLS handshake (~0.5 ms of CPU). 0: no pacing, everyone in the first batch.
+  double clients_per_second = 500;
+  bool send_restarting = true;  // for clients that honour it; the close does not wait for it
   bool stop_stun = false;
-  std::chrono::milliseconds reconnect_jitter{5000};  // Restarting.reconnect_in ∈ [0, this]
-  std::chrono::milliseconds try_for{10000};          // Restarting.try_for
+  std::chrono::milliseconds try_for{10000};  // Restarting.try_for
 };
+
+// The batch for one step: `open` clients still to move, `steps_left` intervals before the
+// deadline (the last one is kept for mesh peers).
+std::size_t drain_batch_size(const DrainOptions& o, std::size_t open, std::size_t steps_left);
 
 struct DrainProgress {
   DrainState state = DrainState::kServing;
@@ -43,7 +56,8 @@ struct DrainProgress {
   std::chrono::system_clock::time_point deadline;  // draining and drained only
   std::size_t remaining = 0;                       // open connections, mesh peers included
   std::size_t remaining_mesh = 0;                  // mesh peers among them
-  std::size_t closed = 0;                          // connections this drain closed
+  std::size_t closed = 0;                          // connections this drain made leave
+  std::size_t leaving = 0;  // told to leave, not yet gone (the client closes its side)
   bool stun_stopped = false;
   bool deadline_passed = false;
   std::string describe() const;  // "draining: closed 40, 10 remaining (2 mesh peers)"
@@ -51,9 +65,11 @@ struct DrainProgress {
 
 // How the drain reaches the parts of the node it does not own. Each may be empty.
 struct DrainHooks {
-  std::function<void(bool refuse)> refuse_new_connections;  // HTTP fronts and health status
+  // false: stop accepting DERP connections (listeners closed, upgrades refused); true: accept
+  // again. Returns "" or, when accepting cannot resume (the port was taken meanwhile), why.
+  std::function<std::string(bool accept)> accept_connections;
   std::function<void(bool enabled)> stun_replies;
-  std::function<void(DrainState)> state_changed;  // e.g. for the mesh's own links
+  std::function<void(DrainState)> state_changed;  // health status, readiness, logs
 };
 
 class DrainController {
@@ -67,9 +83,16 @@ class DrainController {
 
   // Starts draining. False (nothing changes) when the node is not serving.
   bool drain(const DrainOptions& options);
-  // Back to serving: accept connections, answer STUN, healthy. False when already serving.
-  bool undrain();
+  struct UndrainResult {
+    bool changed = false;  // false: the node was serving already
+    std::string error;     // accepting could not resume; the node stays drained
+  };
+  // Back to serving: accept connections, answer STUN, healthy.
+  UndrainResult undrain();
   DrainProgress progress() const;
+  // The node is exiting (SIGTERM): from now on undrain() refuses, so an operator's undrain cannot
+  // let clients in that the exit would then cut off.
+  void set_exiting();
 
   using Listener = std::function<void(const DrainProgress&)>;
   // Listeners run on the executor's thread (or the caller's, for drain/undrain) and must not
@@ -101,6 +124,12 @@ class DrainController {
   std::chrono::steady_clock::time_point steady_deadline_;
   std::uint64_t steps_ = 0;
   bool deadline_passed_ = false;
+  bool accepting_ = true;  // what the last accept_connections hook call achieved
+  bool exiting_ = false;
+  // Per worker: the last order posted to it. A worker gets a new order only once it has run the
+  // previous one, so a slow worker's batches never pile up into a herd.
+  std::vector<std::uint64_t> posted_order_;
+  std::uint64_t next_order_ = 0;
   bool stun_stopped_ = false;
 
   std::mutex listeners_mu_;

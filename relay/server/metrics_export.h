@@ -1,5 +1,5 @@
-// The node's counters in the reference's names (spec §8), as Prometheus text for /debug/varz and
-// /metrics and as expvar-style JSON for /debug/vars, so existing dashboards keep working.
+// The node's counters in the reference's names (protocol §8), as Prometheus text for /debug/varz
+// and /metrics and as expvar-style JSON for /debug/vars, so existing dashboards keep working.
 #pragma once
 
 #include <nlohmann/json.hpp>

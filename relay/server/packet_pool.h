@@ -23,6 +23,10 @@ struct PacketBuffer {
   std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(this + 1); }
   const std::uint8_t* data() const { return reinterpret_cast<const std::uint8_t*>(this + 1); }
   std::span<const std::uint8_t> bytes() const { return {data(), size}; }
+  // For the RecvPacket frames the core queues: the relayed packet's own length (frame header and
+  // source key excluded), the unit of every derp_bytes_* counter.
+  std::size_t packet_bytes() const { return size - kRecvPacketFrameOverhead; }
+  static constexpr std::size_t kRecvPacketFrameOverhead = 5 + 32;
 };
 
 struct PacketBufferDeleter {

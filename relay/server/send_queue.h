@@ -1,5 +1,6 @@
 // A bounded FIFO of relayed packets for one client. When full, the oldest packet is dropped
-// (spec §4.4): fresh packets matter more to a tunnel than stale ones, and the reader never blocks.
+// (protocol §4.4): fresh packets matter more to a tunnel than stale ones, and the reader never
+// blocks.
 #pragma once
 
 #include <cstddef>

@@ -18,6 +18,11 @@ class SessionTransport {
   virtual void wake_writer() = 0;
   // Close the connection; the transport later calls ClientSession::shutdown().
   virtual void close() = 0;
+  // The session is leaving (ClientSession::leave): write what it still has, then end the output
+  // (TLS close_notify, TCP FIN) while still reading, so the client reads everything up to a clean
+  // end of stream and nothing is reset mid-write. The transport closes once the client closes its
+  // side; the session's tick closes it if the client never does.
+  virtual void end_output_after_flush() = 0;
   // True when a write has been in progress for longer than `timeout`.
   virtual bool write_stalled(std::chrono::steady_clock::time_point now,
                              std::chrono::milliseconds timeout) const = 0;

@@ -106,7 +106,8 @@ void Worker::handle(WorkerMessage& m) {
           if (auto* s = find_session(msg.conn_id)) {
             s->enqueue_packet(std::move(msg.frame));
           } else {
-            counters_.count_drop(DropReason::kGoneDisconnected, msg.frame->disco, msg.frame->size);
+            counters_.count_drop(DropReason::kGoneDisconnected, msg.frame->disco,
+                                 msg.frame->packet_bytes());
           }
         } else if constexpr (std::is_same_v<T, SendPeerGone>) {
           if (auto* s = find_session(msg.conn_id)) s->queue_peer_gone(msg.key, msg.reason);

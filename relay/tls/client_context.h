@@ -1,5 +1,5 @@
-// Client-side TLS for DERP clients, mesh watchers and the prober (spec §1.2): the shared context,
-// and the per-connection SNI and certificate verification a DERP node asks for.
+// Client-side TLS for DERP clients, mesh watchers and the prober (protocol §1.2): the shared
+// context, and the per-connection SNI and certificate verification a DERP node asks for.
 #pragma once
 
 #include <memory>

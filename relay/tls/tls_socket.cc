@@ -234,6 +234,15 @@ std::chrono::steady_clock::time_point TlsSocket::output_pending_since() const {
   return impl_->backlog.pending_since();
 }
 
+IoResult TlsSocket::write_goodbye() {
+  return io().call([](SSL* ssl, std::size_t& n) {
+    n = 0;
+    // 0 means "sent, the peer's close_notify not yet seen": all we ask for.
+    int ret = SSL_shutdown(ssl);
+    return ret >= 0 ? 1 : ret;
+  });
+}
+
 void TlsSocket::close() {
   transport::close_socket(socket_);
 }

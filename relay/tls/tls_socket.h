@@ -66,6 +66,9 @@ class TlsSocket {
   IoResult flush();
   bool output_pending() const;
   std::chrono::steady_clock::time_point output_pending_since() const;
+  // Queues a close_notify (sent like any write; flush() what the socket does not take). Reading
+  // stays possible until the peer closes.
+  IoResult write_goodbye();
   // Closes the socket without a close_notify (as the reference server does).
   void close();
 

@@ -31,6 +31,8 @@ class PlainSocket {
     return backlog_.pending_since();
   }
 
+  // Plain TCP has no goodbye of its own: the FIN that follows is the end of the stream.
+  IoResult write_goodbye() { return {}; }
   void close();
 
  private:

@@ -1,4 +1,4 @@
-# DERP relay benchmarks (issue 6): derp-load, derp-idle, micro-bench. They print numbers and are
+# DERP relay benchmarks: derp-load, derp-idle, micro-bench. They print numbers and are
 # not registered with ctest: benchmarks stay out of the test suite's pass/fail.
 add_library(derp_bench_load STATIC derp_load_proc.cc derp_load_engine.cc)
 target_link_libraries(derp_bench_load PUBLIC derp_child_process derp_client derp_tls derp_protocol

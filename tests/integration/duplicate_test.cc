@@ -1,5 +1,5 @@
-// Two or more live connections with the same key (spec §4.2, "last writer is active"): packets go
-// to the active one only; any frame arriving on a dup connection makes it active; closing the
+// Two or more live connections with the same key (protocol §4.2, "last writer is active"): packets
+// go to the active one only; any frame arriving on a dup connection makes it active; closing the
 // active one hands delivery to the most recent remaining one in the history; the dup gauges.
 #include <gtest/gtest.h>
 
@@ -99,7 +99,7 @@ TEST_F(DuplicateKeyTest, NewestIsActiveUntilTheOlderSpeaks) {
 }
 
 // Three connections: closing the active one makes the most recent remaining entry of the
-// history active (spec §4.2), not merely "any other".
+// history active (protocol §4.2), not merely "any other".
 TEST_F(DuplicateKeyTest, ClosingTheActiveOneFallsBackToTheMostRecent) {
   auto key = protocol::NodePrivate::generate();
   std::unique_ptr<DerpClient> c1, c2, c3, sender;

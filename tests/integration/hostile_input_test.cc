@@ -1,5 +1,5 @@
-// Hostile input (spec §2.2, §2.4, §2.6, §1.4): protocol violations close the offending connection
-// without any reply, unknown frames are skipped, and no other client is ever affected.
+// Hostile input (protocol §2.2, §2.4, §2.6, §1.4): protocol violations close the offending
+// connection without any reply, unknown frames are skipped, and no other client is ever affected.
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
@@ -178,7 +178,7 @@ TEST_F(HostileInput, UnknownFrameOfOneMebibyteIsSkipped) {
 }
 
 // Before the handshake completes, on a raw socket: the server must close without any frame after
-// ServerKey (spec §2.4 "reject").
+// ServerKey (protocol §2.4 "reject").
 TEST_F(HostileInput, AllZeroClientKeyIsRejected) {
   RawSocket s(derpd_.port());
   auto server = raw_upgrade(s);

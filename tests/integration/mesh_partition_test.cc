@@ -1,6 +1,6 @@
 // A region of three real derpd nodes, each in its own network namespace, is partitioned and healed
-// (issue 4, spec §5.2): the siblings drop the cut-off node's routes, and the links come back by
-// themselves once the network does, with traffic flowing across them again.
+// (docs/protocol.md, "Region mesh"): the siblings drop the cut-off node's routes, and the links
+// come back by themselves once the network does, with traffic flowing across them again.
 //
 // Topology (all of it inside namespaces this test creates and deletes; nothing leaves them):
 //
@@ -322,7 +322,7 @@ TEST_F(MeshPartition, SiblingsDropAPartitionedNodesRoutesAndTheLinksHealByThemse
 
   // The siblings tell their clients that p left the region (it is unreachable from here)...
   // The links' own sockets carry the node's TCP keepalive and user timeout, so a silent sibling
-  // breaks its link and its routes go (spec §5.2 step 4).
+  // breaks its link and its routes go (protocol §5.2 step 4).
   auto gone_a = a.peer_gone(p.key(), kDetectLimit);
   auto detected_in = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - cut_at);

@@ -1,4 +1,4 @@
-// Scale of a region (issue 4): three real derpd nodes meshed over plain HTTP on loopback, 1,000
+// Scale of a region: three real derpd nodes meshed over plain HTTP on loopback, 1,000
 // DERP clients on each. Routes must converge on every node within a bounded time, packets between
 // clients on different nodes must be delivered, and the memory a node spends per remote route is
 // measured and reported ("memory per remote route: N bytes" on stdout and as a test property).

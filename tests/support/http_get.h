@@ -1,6 +1,8 @@
 // A blocking HTTP/1.0 GET over loopback for tests (metrics and endpoints), with a time limit.
 #pragma once
 
+#include <cerrno>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -35,6 +37,19 @@ inline std::string http_get(std::uint16_t port, const std::string& path,
   while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
   return out;
+}
+
+// True when a TCP connect to 127.0.0.1:port is refused (nothing listens there).
+inline bool connect_refused(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool refused =
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno == ECONNREFUSED;
+  ::close(fd);
+  return refused;
 }
 
 // The value of an unlabelled Prometheus metric on /debug/varz, or -1 when absent.

@@ -18,12 +18,14 @@ class FakeTransport : public server::SessionTransport {
  public:
   void wake_writer() override { ++wakes; }
   void close() override { closed = true; }
+  void end_output_after_flush() override { ending_output = true; }
   bool write_stalled(std::chrono::steady_clock::time_point,
                      std::chrono::milliseconds) const override {
     return stalled;
   }
   int wakes = 0;
   bool closed = false;
+  bool ending_output = false;
   bool stalled = false;
 };
 

@@ -1,8 +1,10 @@
 // The drain state machine on a core with no sockets: the test plays the timer (step()) and the
-// worker (run_pending()), and the fake transports show who got Restarting and who was closed.
+// worker (run_pending()), and the fake transports show who was asked to leave, with what, and who
+// was closed.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <thread>
 
 #include "relay/server/drain_controller.h"
 #include "relay/server/worker.h"
@@ -15,6 +17,7 @@ using server::DrainController;
 using server::DrainOptions;
 using server::DrainProgress;
 using server::DrainState;
+using std::chrono::milliseconds;
 
 protocol::ClientInfo info_with(std::optional<protocol::KeyBytes> mesh_key = std::nullopt) {
   protocol::ClientInfo info;
@@ -25,7 +28,11 @@ protocol::ClientInfo info_with(std::optional<protocol::KeyBytes> mesh_key = std:
 
 struct DrainFixture : ::testing::Test {
   DrainFixture() : core(mesh_key) {
-    hooks.refuse_new_connections = [this](bool r) { refusing = r; };
+    hooks.accept_connections = [this](bool accept) {
+      accept_calls.push_back(accept);
+      accepting = accept ? resume_error.empty() : false;
+      return accept ? resume_error : std::string();
+    };
     hooks.stun_replies = [this](bool e) { stun_enabled = e; };
     hooks.state_changed = [this](DrainState s) { states.push_back(s); };
     controller = std::make_unique<DrainController>(*core.server, io.get_executor(), hooks);
@@ -44,30 +51,40 @@ struct DrainFixture : ::testing::Test {
     s.drain();  // ServerKey, ServerInfo
     return s;
   }
-  // One tick: the controller decides, the worker acts, closed connections finish.
-  void tick() {
+  // One tick: the controller decides, the worker acts. Clients that were asked to leave close
+  // their side at once (as Tailscale's do on the end of the stream) when `clients_close` is set.
+  void tick(bool clients_close = true) {
     controller->step();
     core.server->worker(0).run_pending();
     for (auto& s : sessions) {
-      if (s->transport.closed) s->session->shutdown();
+      if (s->transport.closed || (clients_close && s->transport.ending_output)) {
+        s->session->shutdown();
+      }
     }
   }
+  // Whether a Restarting frame was queued for `s` (a leaving session's output is still written).
   bool got_restarting(SessionUnderTest& s) {
     for (const auto& f : s.drain()) {
       if (f.type == static_cast<std::uint8_t>(protocol::FrameType::kRestarting)) {
         auto hint = protocol::parse_restarting(f.payload);
-        EXPECT_TRUE(hint.value.reconnect_in_ms <= 5000u);
+        EXPECT_EQ(hint.value.reconnect_in_ms, 0u) << "nobody is asked to wait";
         EXPECT_EQ(hint.value.try_for_ms, 10000u);
         return true;
       }
     }
     return false;
   }
-  std::size_t closed_count() {
+  std::size_t left_count() {
+    std::size_t n = 0;
+    for (auto& s : sessions) n += s->transport.ending_output ? 1 : 0;
+    return n;
+  }
+  std::size_t hard_closed_count() {
     std::size_t n = 0;
     for (auto& s : sessions) n += s->transport.closed ? 1 : 0;
     return n;
   }
+  std::size_t registered_keys() { return core.server->registry().stats().local_keys; }
 
   protocol::KeyBytes mesh_key{7, 7, 7};
   CoreHarness core;
@@ -77,109 +94,171 @@ struct DrainFixture : ::testing::Test {
   std::vector<std::unique_ptr<SessionUnderTest>> sessions;
   std::vector<DrainProgress> reports;
   std::vector<DrainState> states;
-  bool refusing = false;
+  std::vector<bool> accept_calls;
+  std::string resume_error;
+  bool accepting = true;
   bool stun_enabled = true;
 };
 
 TEST_F(DrainFixture, ServingUntilAskedAndUndrainNeedsADrain) {
   EXPECT_EQ(controller->progress().state, DrainState::kServing);
-  EXPECT_FALSE(controller->undrain());
+  auto r = controller->undrain();
+  EXPECT_FALSE(r.changed);
+  EXPECT_TRUE(r.error.empty());
   tick();  // a step while serving does nothing
   EXPECT_EQ(controller->progress().state, DrainState::kServing);
+  EXPECT_TRUE(accept_calls.empty());
 }
 
-TEST_F(DrainFixture, RestartingFirstThenBatchesThenMeshPeersLast) {
+TEST_F(DrainFixture, StopsAcceptingBeforeAnyoneLeavesThenBatchesThenMeshPeersLast) {
   for (int i = 0; i < 25; ++i) connect();
   auto& mesh = connect(/*mesh=*/true);
   ASSERT_TRUE(mesh.session->can_mesh());
 
   DrainOptions o;
-  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 10;
-  o.interval = std::chrono::milliseconds(100);
+  o.interval = milliseconds(100);
   o.deadline = std::chrono::minutes(1);
   o.stop_stun = true;
   ASSERT_TRUE(controller->drain(o));
   EXPECT_FALSE(controller->drain(o)) << "a second drain is refused while draining";
-  EXPECT_TRUE(refusing);
+  EXPECT_EQ(accept_calls, std::vector<bool>{false}) << "listeners close when the drain starts";
+  EXPECT_EQ(left_count(), 0u) << "nobody leaves before the listeners are closed";
   EXPECT_FALSE(stun_enabled);
   EXPECT_EQ(controller->progress().state, DrainState::kDraining);
 
-  tick();  // step 0: Restarting to every client, nobody closed yet
-  EXPECT_EQ(closed_count(), 0u);
+  // The first step already moves a batch: no step is spent waiting on a hint.
+  tick();
+  EXPECT_EQ(left_count(), 10u);
+  EXPECT_FALSE(mesh.transport.ending_output);
+  tick();
+  EXPECT_EQ(left_count(), 20u);
+  tick();
+  EXPECT_EQ(left_count(), 25u);
+  EXPECT_FALSE(mesh.transport.ending_output) << "mesh peers stay until every client is gone";
   for (auto& s : sessions) {
-    EXPECT_EQ(got_restarting(*s), !s->session->can_mesh());
+    EXPECT_EQ(got_restarting(*s), !s->session->can_mesh())
+        << "clients get Restarting with their goodbye, mesh peers do not";
   }
-
   tick();
-  EXPECT_EQ(closed_count(), 10u);
-  EXPECT_FALSE(mesh.transport.closed);
-  tick();
-  EXPECT_EQ(closed_count(), 20u);
-  tick();
-  EXPECT_EQ(closed_count(), 25u);
-  EXPECT_FALSE(mesh.transport.closed) << "mesh peers stay until every client is gone";
-  tick();
-  EXPECT_TRUE(mesh.transport.closed);
+  EXPECT_TRUE(mesh.transport.ending_output);
   EXPECT_EQ(controller->progress().state, DrainState::kDraining);
   tick();
   auto p = controller->progress();
   EXPECT_EQ(p.state, DrainState::kDrained);
   EXPECT_EQ(p.closed, 26u);
   EXPECT_EQ(p.remaining, 0u);
-  EXPECT_TRUE(refusing) << "a drained node keeps refusing";
+  EXPECT_EQ(hard_closed_count(), 0u) << "everyone left gently; nobody was cut";
+  EXPECT_FALSE(accepting) << "a drained node keeps refusing";
   ASSERT_FALSE(reports.empty());
   EXPECT_EQ(reports.back().state, DrainState::kDrained);
 
-  ASSERT_TRUE(controller->undrain());
-  EXPECT_FALSE(refusing);
+  auto r = controller->undrain();
+  EXPECT_TRUE(r.changed);
+  EXPECT_TRUE(accepting);
   EXPECT_TRUE(stun_enabled);
   EXPECT_EQ(states, (std::vector<DrainState>{DrainState::kDraining, DrainState::kDrained,
                                              DrainState::kServing}));
 }
 
-TEST_F(DrainFixture, DeadlineClosesEveryoneAtOnce) {
-  for (int i = 0; i < 5; ++i) connect();
-  connect(true);
+// A leaving client is out of the registry at once, so packets for it follow it to the node it
+// reconnects to (through the mesh), but its own last packets are still relayed.
+TEST_F(DrainFixture, ALeavingClientIsUnregisteredAtOnceButStillRelaysWhatItSends) {
+  auto& a = connect();
+  auto& b = connect();
+  ASSERT_EQ(registered_keys(), 2u);
   DrainOptions o;
-  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 1;
-  o.deadline = std::chrono::milliseconds(1);
-  o.interval = std::chrono::milliseconds(1);
   ASSERT_TRUE(controller->drain(o));
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  tick();
-  EXPECT_EQ(closed_count(), 6u);
+  tick(/*clients_close=*/false);
+  SessionUnderTest& gone = a.transport.ending_output ? a : b;
+  SessionUnderTest& stays = a.transport.ending_output ? b : a;
+  ASSERT_TRUE(gone.session->leaving());
+  EXPECT_EQ(registered_keys(), 1u);
+  EXPECT_FALSE(gone.transport.closed) << "a leaving client is not cut: it reads to the end";
+
+  // The leaving client still sends; its packet reaches the one that stays.
+  std::vector<std::uint8_t> frame;
+  protocol::append_send_packet(frame, stays.client_key.public_key(),
+                               std::vector<std::uint8_t>{1, 2, 3});
+  EXPECT_TRUE(gone.feed(frame));
+  core.server->worker(0).run_pending();
+  bool delivered = false;
+  for (const auto& f : stays.drain()) {
+    delivered |= f.type == static_cast<std::uint8_t>(protocol::FrameType::kRecvPacket);
+  }
+  EXPECT_TRUE(delivered);
+}
+
+TEST_F(DrainFixture, ClientsThatNeverCloseTheirSideAreWaitedForThenTheDeadlineClosesThem) {
+  for (int i = 0; i < 3; ++i) connect();
+  DrainOptions o;
+  o.batch_size = 3;
+  o.deadline = milliseconds(500);
+  ASSERT_TRUE(controller->drain(o));
+  tick(/*clients_close=*/false);
+  EXPECT_EQ(left_count(), 3u);
+  tick(/*clients_close=*/false);
+  EXPECT_EQ(controller->progress().state, DrainState::kDraining);
+  EXPECT_EQ(hard_closed_count(), 0u);
+  std::this_thread::sleep_for(milliseconds(600));
+  tick(/*clients_close=*/false);
+  EXPECT_EQ(hard_closed_count(), 3u);
   EXPECT_TRUE(controller->progress().deadline_passed);
   tick();
   EXPECT_EQ(controller->progress().state, DrainState::kDrained);
 }
 
-TEST_F(DrainFixture, AutomaticBatchSpreadsClientsOverTheDeadline) {
-  for (int i = 0; i < 40; ++i) connect();
-  DrainOptions o;  // batch 0: automatic
-  o.reconnect_jitter = std::chrono::milliseconds(0);
-  o.deadline = std::chrono::seconds(10);
-  o.interval = std::chrono::seconds(1);
+TEST_F(DrainFixture, DeadlineMakesEveryoneLeaveMeshPeersStillLast) {
+  for (int i = 0; i < 5; ++i) connect();
+  connect(true);
+  DrainOptions o;
+  o.batch_size = 1;
+  o.deadline = milliseconds(1);
+  o.interval = milliseconds(1);
   ASSERT_TRUE(controller->drain(o));
+  std::this_thread::sleep_for(milliseconds(5));
   tick();
+  EXPECT_EQ(left_count(), 5u) << "every client at once; the mesh peer still after them";
+  EXPECT_TRUE(controller->progress().deadline_passed);
   tick();
-  // 40 clients over ~9 steps (one kept for mesh peers): 5 per step.
-  EXPECT_GE(closed_count(), 4u);
-  EXPECT_LE(closed_count(), 6u);
+  EXPECT_EQ(left_count(), 6u);
+  tick();
+  EXPECT_EQ(controller->progress().state, DrainState::kDrained);
 }
 
-TEST_F(DrainFixture, NoClientIsClosedBeforeItsReconnectHint) {
-  for (int i = 0; i < 10; ++i) connect();
+TEST_F(DrainFixture, RateSetsTheBatchAndZeroMovesEveryoneAtOnce) {
+  for (int i = 0; i < 40; ++i) connect();
   DrainOptions o;
-  o.batch_size = 10;
-  o.reconnect_jitter = std::chrono::hours(1);  // every hint lies far beyond this test
-  o.deadline = std::chrono::hours(2);
+  o.clients_per_second = 50;  // 5 per 100 ms
+  o.interval = milliseconds(100);
+  o.deadline = std::chrono::minutes(5);
   ASSERT_TRUE(controller->drain(o));
-  tick();
-  tick();
-  tick();
-  EXPECT_EQ(closed_count(), 0u) << "clients were closed before the time their Restarting named";
+  tick(false);
+  EXPECT_EQ(left_count(), 5u);
+  tick(false);
+  EXPECT_EQ(left_count(), 10u);
+  ASSERT_TRUE(controller->undrain().changed);
+
+  sessions.clear();
+  for (int i = 0; i < 40; ++i) connect();
+  o.clients_per_second = 0;
+  ASSERT_TRUE(controller->drain(o));
+  tick(false);
+  EXPECT_EQ(left_count(), 40u);
+}
+
+TEST(DrainBatch, GrowsToFinishBeforeTheDeadline) {
+  DrainOptions o;
+  o.clients_per_second = 500;
+  o.interval = milliseconds(100);
+  EXPECT_EQ(server::drain_batch_size(o, 1000, 100), 50u);  // the pace is enough
+  EXPECT_EQ(server::drain_batch_size(o, 1000, 10), 100u);  // the deadline needs more
+  o.batch_size = 7;
+  EXPECT_EQ(server::drain_batch_size(o, 1000, 1000), 7u);
+  o.batch_size = 0;
+  o.clients_per_second = 0;
+  EXPECT_EQ(server::drain_batch_size(o, 1000, 1000), 1000u);
 }
 
 TEST_F(DrainFixture, NoClientsMeansDrainedAtOnce) {
@@ -188,33 +267,67 @@ TEST_F(DrainFixture, NoClientsMeansDrainedAtOnce) {
   EXPECT_EQ(controller->progress().state, DrainState::kDrained);
 }
 
-TEST_F(DrainFixture, UndrainMidwayStopsClosing) {
+TEST_F(DrainFixture, UndrainMidwayStopsTheBatches) {
   for (int i = 0; i < 10; ++i) connect();
   DrainOptions o;
-  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 2;
   ASSERT_TRUE(controller->drain(o));
   tick();
-  tick();
-  EXPECT_EQ(closed_count(), 2u);
+  EXPECT_EQ(left_count(), 2u);
   controller->step();  // a batch is queued for the worker …
-  ASSERT_TRUE(controller->undrain());
+  ASSERT_TRUE(controller->undrain().changed);
   core.server->worker(0).run_pending();  // … and dropped, because the drain was undone
-  EXPECT_EQ(closed_count(), 2u);
-  EXPECT_FALSE(refusing);
+  EXPECT_EQ(left_count(), 2u);
+  EXPECT_TRUE(accepting);
   EXPECT_EQ(controller->progress().state, DrainState::kServing);
 }
 
-TEST_F(DrainFixture, WithoutRestartingClientsCloseFromTheFirstBatch) {
+// A slow worker that has not run its last order gets no new one: batches never pile up.
+TEST_F(DrainFixture, AWorkerBehindGetsNoNewBatchUntilItCatchesUp) {
+  for (int i = 0; i < 10; ++i) connect();
+  DrainOptions o;
+  o.batch_size = 2;
+  ASSERT_TRUE(controller->drain(o));
+  controller->step();
+  controller->step();  // the worker has not run the first order yet
+  controller->step();
+  core.server->worker(0).run_pending();
+  EXPECT_EQ(left_count(), 2u) << "one batch, not three";
+}
+
+// Once the node is exiting (SIGTERM), undrain is refused.
+TEST_F(DrainFixture, UndrainIsRefusedWhileExiting) {
+  ASSERT_TRUE(controller->drain({}));
+  controller->set_exiting();
+  auto r = controller->undrain();
+  EXPECT_FALSE(r.changed);
+  EXPECT_NE(r.error.find("shutting down"), std::string::npos);
+  EXPECT_EQ(controller->progress().state, DrainState::kDraining);
+}
+
+// The port was taken while the node was drained: undrain says so and the node stays drained.
+TEST_F(DrainFixture, UndrainThatCannotListenAgainKeepsTheNodeDrained) {
+  ASSERT_TRUE(controller->drain({}));
+  tick();
+  ASSERT_EQ(controller->progress().state, DrainState::kDrained);
+  resume_error = "cannot listen on http://127.0.0.1:3340: address already in use";
+  auto r = controller->undrain();
+  EXPECT_FALSE(r.changed);
+  EXPECT_EQ(r.error, resume_error);
+  EXPECT_EQ(controller->progress().state, DrainState::kDrained);
+  resume_error.clear();
+  EXPECT_TRUE(controller->undrain().changed);
+  EXPECT_EQ(controller->progress().state, DrainState::kServing);
+}
+
+TEST_F(DrainFixture, WithoutRestartingClientsJustLeave) {
   for (int i = 0; i < 3; ++i) connect();
   DrainOptions o;
-  o.reconnect_jitter = std::chrono::milliseconds(0);  // close as soon as a batch allows
   o.batch_size = 3;
   o.send_restarting = false;
   ASSERT_TRUE(controller->drain(o));
-  tick();
-  tick();
-  EXPECT_EQ(closed_count(), 3u);
+  tick(false);
+  EXPECT_EQ(left_count(), 3u);
   for (auto& s : sessions) EXPECT_FALSE(got_restarting(*s));
 }
 
