@@ -1,5 +1,5 @@
-// STUN counters and their two export forms (spec §8.1, §8.3): Prometheus text for /debug/varz and
-// /metrics, and the expvar-style JSON object that sits under "stun" in /debug/vars.
+// STUN counters and their two export forms (protocol §8.1, §8.3): Prometheus text for /debug/varz
+// and the expvar-style JSON object that sits under "stun" in /debug/vars.
 #pragma once
 
 #include <array>

@@ -1,5 +1,5 @@
-// The STUN UDP server (spec §7): one SO_REUSEPORT socket per worker io_context, each drained with
-// recvmmsg/sendmmsg so that one wake-up answers up to a batch of requests.
+// The STUN UDP server (protocol §7): one SO_REUSEPORT socket per worker io_context, each drained
+// with recvmmsg/sendmmsg so that one wake-up answers up to a batch of requests.
 #pragma once
 
 #include <atomic>
