@@ -85,6 +85,7 @@ ClientSession::~ClientSession() {
 }
 
 void ClientSession::start(std::string_view http_prefix) {
+  DERP_ASSERT(worker_.owns_current_thread());
   control_.assign(http_prefix.begin(), http_prefix.end());
   proto::append_server_key(control_, server_.public_key());
   wake();
@@ -105,6 +106,7 @@ bool ClientSession::fail(std::string reason) {
 }
 
 void ClientSession::close(std::string_view reason) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_) return;
   closing_ = true;
   if (close_reason_.empty()) close_reason_ = std::string(reason);
@@ -112,6 +114,7 @@ void ClientSession::close(std::string_view reason) {
 }
 
 void ClientSession::leave(std::string_view reason, std::optional<protocol::RestartingFrame> hint) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_ || leaving_) return;
   if (!established_) return close(reason);
   if (hint) proto::append_restarting(control_, *hint);
@@ -175,6 +178,7 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
 }
 
 bool ClientSession::on_bytes(Bytes data) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_) return false;
   const std::int64_t now_ns = steady_ns(std::chrono::steady_clock::now());
   last_activity_ns_.store(now_ns, std::memory_order_relaxed);
@@ -383,6 +387,7 @@ bool ClientSession::handle_close_peer(Bytes payload) {
 }
 
 void ClientSession::enqueue_packet(PacketRef frame) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_ || shut_down_ || leaving_) {
     count_drop(DropReason::kGoneDisconnected, frame->disco, frame->packet_bytes());
     return;
@@ -400,6 +405,7 @@ void ClientSession::count_drop(DropReason reason, bool disco, std::size_t bytes)
 }
 
 void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGoneReason reason) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_ || leaving_) return;
   proto::append_peer_gone(control_, key, reason);
   auto& counters = worker_.counters();
@@ -410,12 +416,14 @@ void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGon
 }
 
 void ClientSession::queue_peer_present(const proto::PeerPresentFrame& presence) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_ || leaving_ || !watcher_) return;
   proto::append_peer_present(control_, presence);
   wake();
 }
 
 void ClientSession::queue_restarting(const proto::RestartingFrame& hint) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_ || leaving_ || !established_) return;
   proto::append_restarting(control_, hint);
   wake();
@@ -427,6 +435,7 @@ void ClientSession::peer_left_region(const proto::NodePublic& key) {
 }
 
 void ClientSession::maybe_send_not_here(const proto::NodePublic& key) {
+  DERP_ASSERT(worker_.owns_current_thread());
   auto now = std::chrono::steady_clock::now();
   not_here_tokens_ = std::min(
       3.0, not_here_tokens_ + std::chrono::duration<double>(now - not_here_refill_).count());
@@ -456,6 +465,7 @@ void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p,
 }
 
 void ClientSession::take_output(std::vector<std::uint8_t>& out, std::size_t soft_limit) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (!control_.empty()) {
     out.insert(out.end(), control_.begin(), control_.end());
     control_.clear();
@@ -487,6 +497,7 @@ std::chrono::milliseconds ClientSession::next_keepalive_delay() {
 }
 
 void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (closing_) return;
   if (!established_) {
     if (now - created_ >= server_.config().handshake_timeout) {
@@ -515,6 +526,7 @@ void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
 }
 
 void ClientSession::shutdown() {
+  DERP_ASSERT(worker_.owns_current_thread());
   if (shut_down_) return;
   shut_down_ = true;
   closing_ = true;

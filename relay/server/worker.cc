@@ -25,7 +25,9 @@ void Worker::start() {
   arm_tick();
   thread_ = std::thread([this] {
     t_current_worker = this;
+    running_.store(true);
     io_.run();
+    running_.store(false);
     t_current_worker = nullptr;
   });
 }
@@ -99,6 +101,7 @@ void Worker::run_pending() {
 }
 
 void Worker::handle(WorkerMessage& m) {
+  DERP_ASSERT(owns_current_thread());
   std::visit(
       [this](auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -131,16 +134,19 @@ void Worker::handle(WorkerMessage& m) {
 }
 
 void Worker::add_session(std::uint64_t conn_id, ClientSession* s) {
+  DERP_ASSERT(owns_current_thread());
   sessions_[conn_id] = s;
   session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
 void Worker::remove_session(std::uint64_t conn_id) {
+  DERP_ASSERT(owns_current_thread());
   sessions_.erase(conn_id);
   session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }
 
 ClientSession* Worker::find_session(std::uint64_t conn_id) const {
+  DERP_ASSERT(owns_current_thread());
   auto it = sessions_.find(conn_id);
   return it == sessions_.end() ? nullptr : it->second;
 }

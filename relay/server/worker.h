@@ -19,6 +19,7 @@
 
 #include "relay/protocol/key.h"
 #include "relay/server/counters.h"
+#include "relay/server/thread_check.h"
 #include "relay/server/worker_message.h"
 
 namespace derp::server {
@@ -39,7 +40,12 @@ class Worker {
 
   void start();  // runs the io_context on a new thread
   void stop();   // stops it and joins
-  bool on_this_thread() const { return current() == this; }
+  // True on this worker's thread, and on any thread while the worker's thread is not running
+  // (before start, after stop, and in tests that drive a worker by hand): who may touch its
+  // sessions. DERP_ASSERT checks it at every session and worker entry point.
+  bool owns_current_thread() const {
+    return current() == this || !running_.load(std::memory_order_relaxed);
+  }
   static Worker* current();
 
   // Thread-safe: queues a message for this worker's thread.
@@ -52,6 +58,7 @@ class Worker {
   std::size_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
   template <class Fn>
   void for_each_session(Fn&& fn) const {
+    DERP_ASSERT(owns_current_thread());
     for (const auto& [id, s] : sessions_) fn(*s);
   }
 
@@ -95,6 +102,7 @@ class Worker {
 
   std::unordered_map<std::uint64_t, ClientSession*> sessions_;
   std::atomic<std::size_t> session_count_{0};
+  std::atomic<bool> running_{false};  // the thread is inside io_.run()
   std::unordered_map<protocol::NodePublic, std::unordered_set<std::uint64_t>>
       peer_gone_subscribers_;
   std::unordered_map<std::uint64_t, std::function<void()>> closers_;
