@@ -200,30 +200,6 @@ void ClientRegistry::remove_watcher(std::uint64_t conn_id) {
   std::erase_if(watchers_, [&](const ConnRef& w) { return w.conn_id == conn_id; });
 }
 
-void ClientRegistry::for_each_active(
-    const std::function<void(const protocol::NodePublic&, const ConnRef&,
-                             const protocol::PeerPresentFrame&)>& fn) const {
-  for (auto& s : shards_) {
-    std::shared_lock lock(s.mu);
-    for (const auto& [key, e] : s.entries) {
-      for (const auto& m : e.members) {
-        if (m.ref.conn_id == e.active_id) fn(key, m.ref, m.presence);
-      }
-    }
-  }
-}
-
-std::vector<ConnRef> ClientRegistry::all_connections() const {
-  std::vector<ConnRef> out;
-  for (auto& s : shards_) {
-    std::shared_lock lock(s.mu);
-    for (const auto& [key, e] : s.entries) {
-      for (const auto& m : e.members) out.push_back(m.ref);
-    }
-  }
-  return out;
-}
-
 std::vector<ConnRef> ClientRegistry::connections_of(const protocol::NodePublic& key) const {
   Shard& s = shard_for(key);
   std::shared_lock lock(s.mu);

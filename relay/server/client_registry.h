@@ -67,11 +67,6 @@ class ClientRegistry {
   void add_watcher(const ConnRef& watcher);
   void remove_watcher(std::uint64_t conn_id);
 
-  // Every active local connection, for watchers' initial flood and the admin API.
-  void for_each_active(const std::function<void(const protocol::NodePublic&, const ConnRef&,
-                                                const protocol::PeerPresentFrame&)>& fn) const;
-  // Every connection (active or not) of every key.
-  std::vector<ConnRef> all_connections() const;
   std::vector<ConnRef> connections_of(const protocol::NodePublic& key) const;
   RegistryStats stats() const;
 
