@@ -9,6 +9,7 @@
 #include "relay/admin/admin_endpoint.h"
 #include "relay/admin/auth.h"
 #include "relay/http/http_front.h"
+#include "relay/main/host_port.h"
 #include "relay/server/server.h"
 #include "relay/tls/server_context.h"
 #include "stun/stun_server.h"
@@ -58,16 +59,6 @@ void add_admin_flags(CLI::App& app, AdminOptions& o) {
          "(--admin-tls-cert, --admin-tls-key, --admin-tls-client-ca)")
       ->type_name("HOST:PORT");
 }
-
-namespace {
-
-std::string host_port(const std::string& host, std::uint16_t port) {
-  if (host.empty()) return "[::]:" + std::to_string(port);
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-}  // namespace
 
 std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, bool dev,
                                                   server::Server& server,

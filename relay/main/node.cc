@@ -18,6 +18,7 @@
 #include "relay/admin/admin_endpoint.h"
 #include "relay/http/http_front.h"
 #include "relay/main/admin_wiring.h"
+#include "relay/main/host_port.h"
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_key_file.h"
 #include "relay/server/admin_queries.h"
@@ -73,12 +74,6 @@ std::size_t queue_depth_from_env() {
 template <class Rep, class Period>
 std::chrono::milliseconds ms(std::chrono::duration<Rep, Period> d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
-}
-
-std::string host_port(const std::string& host, std::uint16_t port) {
-  if (host.empty()) return "[::]:" + std::to_string(port);
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
 }
 
 }  // namespace
