@@ -23,9 +23,11 @@ Worker* Worker::current() {
 void Worker::start() {
   work_.emplace(io_.get_executor());
   arm_tick();
+  // From here on the worker's thread owns its sessions (set before the thread exists, so no
+  // other thread can slip in between).
+  running_.store(true);
   thread_ = std::thread([this] {
     t_current_worker = this;
-    running_.store(true);
     io_.run();
     running_.store(false);
     t_current_worker = nullptr;

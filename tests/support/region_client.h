@@ -82,8 +82,11 @@ struct RegionClientOptions {
   bool honours_restarting = false;
   // magicsock's reader backs off before it redials a broken connection; the sender does not.
   std::chrono::milliseconds reader_backoff{100};
-  // derphttp gives each node's TCP dial 1.5 s before trying the next.
-  std::chrono::milliseconds dial_timeout{1500};
+  // derphttp gives each node's TCP dial 1.5 s and the whole connect (TLS, upgrade, handshake)
+  // longer. On loopback a refused connect fails at once, so one generous budget for the whole
+  // connect serves: it must not cut handshakes that a loaded (or sanitizer-built) node is slow to
+  // answer.
+  std::chrono::milliseconds connect_timeout{10000};
 };
 
 class RegionClient {
@@ -114,7 +117,7 @@ class RegionClient {
       o.url = options_.urls[i];
       o.key = key_;
       o.ca_file = options_.ca_file;
-      o.timeout = options_.dial_timeout;
+      o.timeout = options_.connect_timeout;
       try {
         auto made = co_await client::DerpClient::connect(ex_, o);
         c = std::move(made);
@@ -163,6 +166,7 @@ class RegionClient {
     if (conn_) conn_->close();
   }
 
+  bool stopped() const { return stopped_; }
   const std::string& last_error() const { return last_error_; }
   // How each connection ended, as the client saw it ("end of stream", "Connection reset by
   // peer", …), oldest first.

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
@@ -213,8 +214,14 @@ class RegionDrain : public ::testing::Test {
     }
   }
 
+  // Connects, and like a real client tries again (every 100 ms) after a failed attempt.
   static asio::awaitable<void> connect_once(RegionClient& c) {
-    (void)co_await c.ensure_connected();
+    asio::steady_timer pause(co_await asio::this_coro::executor);
+    while (!co_await c.ensure_connected() && !c.stopped()) {
+      pause.expires_after(milliseconds(100));
+      boost::system::error_code ec;
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   template <class F>
