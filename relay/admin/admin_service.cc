@@ -10,6 +10,7 @@
 #include "relay/admin/client_query.h"
 #include "relay/admin/convert.h"
 #include "relay/server/admin_queries.h"
+#include "relay/server/ask_workers.h"
 
 namespace derp::admin {
 namespace {
@@ -27,32 +28,13 @@ Status workers_too_slow() {
           "the relay workers did not answer within 5 s (overloaded?); try again"};
 }
 
-template <class T>
-std::optional<T> wait_for(std::future<T>& f) {
-  if (f.wait_for(kWorkerAnswerLimit) != std::future_status::ready) return std::nullopt;
-  return f.get();
-}
-
 // How many connections on the node are mesh peers; counted on each worker, no snapshots.
-std::future<std::size_t> count_mesh_peers(server::Server& srv) {
-  struct Gather {
-    std::atomic<std::size_t> count{0};
-    std::atomic<std::size_t> pending;
-    std::promise<std::size_t> done;
-  };
-  auto g = std::make_shared<Gather>();
-  g->pending = srv.worker_count();
-  auto result = g->done.get_future();
-  for (std::size_t i = 0; i < srv.worker_count(); ++i) {
-    server::Worker& w = srv.worker(i);
-    w.post(server::RunOnWorker{[g, &w] {
-      std::size_t n = 0;
-      w.for_each_session([&](const server::ClientSession& s) { n += s.can_mesh() ? 1 : 0; });
-      g->count += n;
-      if (--g->pending == 0) g->done.set_value(g->count.load());
-    }});
-  }
-  return result;
+std::future<std::vector<std::size_t>> count_mesh_peers(server::Server& srv) {
+  return server::ask_every_worker<std::size_t>(srv, [](server::Worker& w) {
+    std::size_t n = 0;
+    w.for_each_session([&](const server::ClientSession& s) { n += s.can_mesh() ? 1 : 0; });
+    return n;
+  });
 }
 
 ClientSort to_sort(pb::ClientSort s) {
@@ -146,9 +128,11 @@ Status AdminService::GetNodeStatus(Ctx* ctx, const pb::GetNodeStatusRequest*, pb
   auto progress = drain_.progress();
   to_proto(progress, *out->mutable_drain());
   out->set_serving(progress.state == server::DrainState::kServing);
-  auto mesh = wait_for(mesh_count);
+  auto mesh = server::wait_at_most(mesh_count, kWorkerAnswerLimit);
   if (!mesh) return workers_too_slow();
-  out->set_mesh_peers(*mesh);
+  std::uint64_t mesh_peers = 0;
+  for (auto n : *mesh) mesh_peers += n;
+  out->set_mesh_peers(mesh_peers);
   return Status::OK;
 }
 
@@ -163,8 +147,7 @@ Status AdminService::ListClients(Ctx* ctx, const pb::ListClientsRequest* req,
   q.page_size = req->page_size();
   q.page_token = req->page_token();
   q.mesh_peers_only = req->mesh_peers_only();
-  auto future = server::collect_sessions(server_);
-  auto all = wait_for(future);
+  auto all = server::collect_sessions(server_, kWorkerAnswerLimit);
   if (!all) return workers_too_slow();
   ClientPage page;
   try {
@@ -185,8 +168,7 @@ Status AdminService::GetClient(Ctx* ctx, const pb::GetClientRequest* req,
   protocol::NodePublic key;
   if (auto s = parse_key_field(req->key(), key); !s.ok()) return s;
   auto refs = server_.registry().connections_of(key);
-  auto future = server::snapshot_connections(server_, refs);
-  auto snaps = wait_for(future);
+  auto snaps = server::snapshot_connections(server_, refs, kWorkerAnswerLimit);
   if (!snaps) return workers_too_slow();
   if (snaps->empty()) return not_found(key.to_text());
   std::sort(snaps->begin(), snaps->end(),

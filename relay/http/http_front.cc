@@ -20,6 +20,7 @@
 #include "relay/http/peer_address.h"
 #include "relay/http/socket_connection.h"
 #include "relay/http/websocket_connection.h"
+#include "relay/server/ask_workers.h"
 #include "relay/tls/tls_socket.h"
 #include "relay/transport/plain_socket.h"
 #include "relay/transport/socket_calls.h"
@@ -331,25 +332,17 @@ std::vector<std::shared_ptr<tcp::acceptor>> open_acceptors(server::Server& serve
   return out;
 }
 
-// Runs `task(i)` on every worker's thread and waits until all have run, at most 5 s: a wedged
+// Runs `task` on every worker's thread and waits until all have run, at most 5 s: a wedged
 // worker must not wedge the caller (a drain, an undrain, the SIGTERM handler) too. Returns false
 // when some worker did not answer in time; its task still runs if it ever wakes.
-bool on_every_worker(server::Server& server, std::function<void(std::size_t)> task) {
-  auto shared_task = std::make_shared<std::function<void(std::size_t)>>(std::move(task));
-  std::vector<std::future<void>> done;
-  for (std::size_t i = 0; i < server.worker_count(); ++i) {
-    auto ran = std::make_shared<std::promise<void>>();
-    done.push_back(ran->get_future());
-    asio::post(server.worker(i).io(), [ran, shared_task, i] {
-      (*shared_task)(i);
-      ran->set_value();
-    });
-  }
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  bool all = true;
-  for (auto& f : done) all = f.wait_until(until) == std::future_status::ready && all;
-  if (!all) spdlog::error("a worker did not answer within 5 s (stuck?); carrying on without it");
-  return all;
+bool on_every_worker(server::Server& server, std::function<void(server::Worker&)> task) {
+  auto done = server::ask_every_worker<int>(server, [task = std::move(task)](server::Worker& w) {
+    task(w);
+    return 1;
+  });
+  if (server::wait_at_most(done, std::chrono::seconds(5))) return true;
+  spdlog::error("a worker did not answer within 5 s (stuck?); carrying on without it");
+  return false;
 }
 
 }  // namespace
@@ -378,8 +371,8 @@ void HttpFront::start() {
 
 void HttpFront::stop_accepting() {
   if (!accepting_.exchange(false)) return;
-  on_every_worker(server_, [st = state_](std::size_t i) {
-    if (auto a = std::exchange(st->acceptors[i], nullptr)) {
+  on_every_worker(server_, [st = state_](server::Worker& w) {
+    if (auto a = std::exchange(st->acceptors[w.index()], nullptr)) {
       boost::system::error_code ignored;
       a->close(ignored);  // connects are refused from here on; accepted connections carry on
     }
@@ -395,11 +388,9 @@ std::string HttpFront::resume_accepting() {
   } catch (const std::runtime_error& e) {
     return e.what();
   }
-  auto* server = &server_;
-  if (!on_every_worker(server_, [st = state_, acceptors, server](std::size_t i) {
-        st->acceptors[i] = acceptors[i];
-        asio::co_spawn(server->worker(i).io(), accept_loop(st, acceptors[i], server->worker(i)),
-                       asio::detached);
+  if (!on_every_worker(server_, [st = state_, acceptors](server::Worker& w) {
+        st->acceptors[w.index()] = acceptors[w.index()];
+        asio::co_spawn(w.io(), accept_loop(st, acceptors[w.index()], w), asio::detached);
       })) {
     // A stuck worker will accept once it wakes; the others already do.
     spdlog::warn("{}: accepting again, but a worker is not answering", describe());

@@ -14,11 +14,14 @@
 
 namespace derp::server {
 
-// Snapshots of every session on every worker. Completes once each worker has answered.
-std::future<std::vector<SessionSnapshot>> collect_sessions(Server& server);
+// Snapshots of every established session on every worker; nullopt when some worker did not
+// answer within `limit`.
+std::optional<std::vector<SessionSnapshot>> collect_sessions(Server& server,
+                                                             std::chrono::milliseconds limit);
 // Snapshots of the given connections (those still established), each taken on its own worker.
-std::future<std::vector<SessionSnapshot>> snapshot_connections(Server& server,
-                                                               const std::vector<ConnRef>& refs);
+std::optional<std::vector<SessionSnapshot>> snapshot_connections(Server& server,
+                                                                 const std::vector<ConnRef>& refs,
+                                                                 std::chrono::milliseconds limit);
 // Closes every connection of `key`; returns how many there were.
 std::size_t close_client(Server& server, const protocol::NodePublic& key, std::string reason);
 
