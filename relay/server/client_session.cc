@@ -72,7 +72,7 @@ ClientSession::ClientSession(Server& server, Worker& worker, SessionTransport& t
       conn_id_(server.next_conn_id()),
       disco_queue_(server.config().queue_depth),
       other_queue_(server.config().queue_depth),
-      created_(std::chrono::steady_clock::now()),
+      created_(server_.now()),
       connected_wall_(std::chrono::system_clock::now()) {
   not_here_refill_ = created_;
   last_activity_ns_.store(steady_ns(created_), std::memory_order_relaxed);
@@ -119,7 +119,7 @@ void ClientSession::leave(std::string_view reason, std::optional<protocol::Resta
   if (!established_) return close(reason);
   if (hint) proto::append_restarting(control_, *hint);
   leaving_ = true;
-  leave_started_ = std::chrono::steady_clock::now();
+  leave_started_ = server_.now();
   if (close_reason_.empty()) close_reason_ = std::string(reason);
   unregister();
   transport_.end_output_after_flush();
@@ -180,7 +180,7 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
 bool ClientSession::on_bytes(Bytes data) {
   DERP_ASSERT(worker_.owns_current_thread());
   if (closing_) return false;
-  const std::int64_t now_ns = steady_ns(std::chrono::steady_clock::now());
+  const std::int64_t now_ns = steady_ns(server_.now());
   last_activity_ns_.store(now_ns, std::memory_order_relaxed);
   worker_.set_batch_now_ns(now_ns);  // stamps the packets routed from these bytes
   while (!data.empty()) {
@@ -297,7 +297,7 @@ bool ClientSession::handle_client_info(Bytes payload) {
   proto::append_server_info(control_, sealed);
 
   established_ = true;
-  established_at_ = std::chrono::steady_clock::now();
+  established_at_ = server_.now();
   next_keepalive_ = established_at_ + next_keepalive_delay();
 
   proto::PeerPresentFrame presence;
@@ -352,7 +352,7 @@ bool ClientSession::handle_note_preferred(Bytes payload) {
       {ClientEvent::Kind::kHomeChanged, conn_id_, key_, info_.remote_text, preferred, {}});
   auto& counters = worker_.counters();
   counters.current_home_connections.add(preferred ? 1 : -1);
-  if (std::chrono::steady_clock::now() - established_at_ > std::chrono::seconds(5)) {
+  if (server_.now() - established_at_ > std::chrono::seconds(5)) {
     (preferred ? counters.home_moves_in : counters.home_moves_out).add();
   }
   return true;
@@ -436,7 +436,7 @@ void ClientSession::peer_left_region(const proto::NodePublic& key) {
 
 void ClientSession::maybe_send_not_here(const proto::NodePublic& key) {
   DERP_ASSERT(worker_.owns_current_thread());
-  auto now = std::chrono::steady_clock::now();
+  auto now = server_.now();
   not_here_tokens_ = std::min(
       3.0, not_here_tokens_ + std::chrono::duration<double>(now - not_here_refill_).count());
   not_here_refill_ = now;
@@ -477,7 +477,7 @@ void ClientSession::take_output(std::vector<std::uint8_t>& out, std::size_t soft
     worker_.counters().sent_pong.add();
   }
   // Serve both queues in turn so neither kind starves the other (protocol §4.4).
-  const std::int64_t now_ns = steady_ns(std::chrono::steady_clock::now());
+  const std::int64_t now_ns = steady_ns(server_.now());
   while (out.size() < soft_limit && (!disco_queue_.empty() || !other_queue_.empty())) {
     SendQueue* first = serve_disco_first_ ? &disco_queue_ : &other_queue_;
     SendQueue* second = serve_disco_first_ ? &other_queue_ : &disco_queue_;
@@ -579,7 +579,7 @@ SessionSnapshot ClientSession::snapshot() const {
   s.duplicate = duplicate_.load(std::memory_order_relaxed);
   s.watcher = watcher_;
   s.connected_at = connected_wall_;
-  auto idle = std::chrono::steady_clock::now().time_since_epoch() -
+  auto idle = server_.now().time_since_epoch() -
               std::chrono::nanoseconds(last_activity_ns_.load(std::memory_order_relaxed));
   s.last_activity = std::chrono::system_clock::now() -
                     std::chrono::duration_cast<std::chrono::system_clock::duration>(idle);

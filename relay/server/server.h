@@ -50,6 +50,7 @@ class Server {
   void set_mesh_forwarders(std::vector<MeshForwarder*> links) { forwarders_ = std::move(links); }
 
   const ServerConfig& config() const { return config_; }
+  std::chrono::steady_clock::time_point now() const { return config_.clock(); }
   const protocol::NodePublic& public_key() const { return public_key_; }
   std::size_t worker_count() const { return workers_.size(); }
   Worker& worker(std::size_t i) { return *workers_[i]; }

@@ -19,6 +19,10 @@ struct ServerConfig {
   std::chrono::milliseconds keepalive_interval{60000};
   std::chrono::milliseconds keepalive_jitter{5000};
   unsigned workers = 0;  // 0: one per core
+  // The core's clock (as derpserver's tstime.Clock, Envoy's TimeSource): tests swap it to check
+  // time rules (NotHere limiter, home moves, deadlines) without sleeping. A plain function
+  // pointer: the data path reads it once per read or write batch.
+  std::chrono::steady_clock::time_point (*clock)() = &std::chrono::steady_clock::now;
 };
 
 }  // namespace derp::server

@@ -58,13 +58,22 @@ inline std::vector<std::uint8_t> client_info_frame(const protocol::NodePrivate& 
   return out;
 }
 
+// A clock that moves only when a test says so (ServerConfig::clock).
+struct ManualClock {
+  static inline std::chrono::steady_clock::time_point now_value{std::chrono::hours(1)};
+  static std::chrono::steady_clock::time_point now() { return now_value; }
+  static void advance(std::chrono::steady_clock::duration d) { now_value += d; }
+};
+
 // A relay core with one worker that is never started: sessions run on the test's thread.
 struct CoreHarness {
-  explicit CoreHarness(std::optional<protocol::KeyBytes> mesh_key = std::nullopt) {
+  explicit CoreHarness(std::optional<protocol::KeyBytes> mesh_key = std::nullopt,
+                       std::chrono::steady_clock::time_point (*clock)() = nullptr) {
     server::ServerConfig config;
     config.private_key = protocol::NodePrivate::generate();
     config.mesh_key = mesh_key;
     config.workers = 1;
+    if (clock) config.clock = clock;
     server = std::make_unique<server::Server>(config);
   }
   std::unique_ptr<server::Server> server;

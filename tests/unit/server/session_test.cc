@@ -227,6 +227,73 @@ TEST(Session, UnknownDestinationIsCountedAndDiscoGetsNotHere) {
       5u);
 }
 
+std::vector<std::uint8_t> disco_to(const proto::NodePublic& dst, int count) {
+  std::vector<std::uint8_t> disco(proto::kMinDiscoLen, 0);
+  std::copy(proto::kDiscoMagic.begin(), proto::kDiscoMagic.end(), disco.begin());
+  std::vector<std::uint8_t> bytes;
+  for (int i = 0; i < count; ++i) proto::append_send_packet(bytes, dst, disco);
+  return bytes;
+}
+
+// protocol §4.3: NotHere answers are limited to 1 per second with a burst of 3. The core's clock is
+// the test's, so the refill is checked without sleeping.
+TEST(Session, NotHereRefillsOnePerSecondUpToThree) {
+  CoreHarness core(std::nullopt, &ManualClock::now);
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  auto nobody = proto::NodePrivate::generate().public_key();
+  auto not_here = [&](int sends) {
+    EXPECT_TRUE(s.feed(disco_to(nobody, sends)));
+    return s.drain().size();
+  };
+  EXPECT_EQ(not_here(5), 3u);
+  ManualClock::advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(not_here(1), 0u) << "half a token";
+  ManualClock::advance(std::chrono::milliseconds(500));
+  EXPECT_EQ(not_here(2), 1u) << "one token a second";
+  ManualClock::advance(std::chrono::seconds(10));
+  EXPECT_EQ(not_here(5), 3u) << "the bucket holds 3";
+}
+
+// protocol §4.6: a NotePreferred within 5 s of the handshake is where the client starts, not a
+// move.
+TEST(Session, HomeMovesCountOnlyAfterFiveSeconds) {
+  CoreHarness core(std::nullopt, &ManualClock::now);
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  auto preferred = [&](bool p) {
+    std::vector<std::uint8_t> bytes;
+    proto::append_note_preferred(bytes, p);
+    EXPECT_TRUE(s.feed(bytes));
+  };
+  preferred(true);
+  EXPECT_EQ(core.server->stats().home_moves_in, 0u);
+  EXPECT_EQ(core.server->stats().current_home_connections, 1);
+  ManualClock::advance(std::chrono::seconds(6));
+  preferred(false);
+  EXPECT_EQ(core.server->stats().home_moves_out, 1u);
+  preferred(true);
+  EXPECT_EQ(core.server->stats().home_moves_in, 1u);
+}
+
+// A leaving session waits kLeaveLinger for the client to close its side, then closes it.
+TEST(Session, ALeavingClientThatNeverClosesIsClosedAfterTheLinger) {
+  CoreHarness core(std::nullopt, &ManualClock::now);
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  s.session->leave("node draining", std::nullopt);
+  EXPECT_TRUE(s.transport.ending_output);
+  EXPECT_FALSE(s.transport.closed);
+  const auto start = ManualClock::now();
+  s.session->on_tick(start + server::ClientSession::kLeaveLinger - std::chrono::milliseconds(1));
+  EXPECT_FALSE(s.transport.closed);
+  s.session->on_tick(start + server::ClientSession::kLeaveLinger);
+  EXPECT_TRUE(s.transport.closed);
+  EXPECT_EQ(core.server->stats().current_connections, 0) << "counted out once, at leave()";
+  s.session->shutdown();
+  EXPECT_EQ(core.server->stats().current_connections, 0) << "and not again at shutdown()";
+}
+
 TEST(Session, MeshPeerWatchesAndGetsPresenceOfEveryClient) {
   proto::KeyBytes mesh_key{};
   mesh_key.fill(0x42);
