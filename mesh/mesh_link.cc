@@ -171,9 +171,8 @@ asio::awaitable<void> MeshLink::serve(std::shared_ptr<client::DerpClient> c) {
     } else if (auto* g = std::get_if<client::PeerGone>(&m)) {
       if (server_.registry().remove_forwarder(g->key, id_)) server_.peer_gone_from_region(g->key);
     } else if (auto* ping = std::get_if<client::Ping>(&m)) {
-      auto frame = server::allocate_packet(proto::kFrameHeaderLen + proto::kPingDataLen);
-      proto::write_frame_header(frame->data(), proto::FrameType::kPong, proto::kPingDataLen);
-      std::memcpy(frame->data() + proto::kFrameHeaderLen, ping->data.data(), proto::kPingDataLen);
+      auto frame = server::allocate_packet(proto::kPongFrameLen);
+      proto::write_pong(frame->data(), ping->data);
       enqueue(std::move(frame), /*packet_bytes=*/std::nullopt);
     }
   }
@@ -258,15 +257,8 @@ void MeshLink::forward(const proto::NodePublic& src, const proto::NodePublic& ds
     ++health_.dropped_out;
     return;
   }
-  auto frame = server::allocate_packet(proto::kFrameHeaderLen + 2 * proto::kKeyLen + packet.size());
-  std::uint8_t* o = frame->data();
-  proto::write_frame_header(o, proto::FrameType::kForwardPacket,
-                            static_cast<std::uint32_t>(2 * proto::kKeyLen + packet.size()));
-  std::memcpy(o + proto::kFrameHeaderLen, src.bytes.data(), proto::kKeyLen);
-  std::memcpy(o + proto::kFrameHeaderLen + proto::kKeyLen, dst.bytes.data(), proto::kKeyLen);
-  if (!packet.empty()) {
-    std::memcpy(o + proto::kFrameHeaderLen + 2 * proto::kKeyLen, packet.data(), packet.size());
-  }
+  auto frame = server::allocate_packet(proto::forward_packet_frame_size(packet.size()));
+  proto::write_forward_packet(frame->data(), src, dst, packet);
   // Counted as sent only once queued: a packet the full queue refuses counts as dropped, once.
   enqueue(std::move(frame), packet.size());
 }

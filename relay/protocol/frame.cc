@@ -185,12 +185,26 @@ void append_recv_packet(std::vector<std::uint8_t>& out, const NodePublic& src, B
   append_key_and_packet(out, FrameType::kRecvPacket, src, packet);
 }
 
+void write_forward_packet(std::uint8_t* out, const NodePublic& src, const NodePublic& dst,
+                          Bytes packet) {
+  write_frame_header(out, FrameType::kForwardPacket,
+                     static_cast<std::uint32_t>(2 * kKeyLen + packet.size()));
+  std::memcpy(out + kFrameHeaderLen, src.bytes.data(), kKeyLen);
+  std::memcpy(out + kFrameHeaderLen + kKeyLen, dst.bytes.data(), kKeyLen);
+  if (!packet.empty())
+    std::memcpy(out + kFrameHeaderLen + 2 * kKeyLen, packet.data(), packet.size());
+}
+
 void append_forward_packet(std::vector<std::uint8_t>& out, const NodePublic& src,
                            const NodePublic& dst, Bytes packet) {
-  std::size_t at = begin_frame(out, FrameType::kForwardPacket, 2 * kKeyLen + packet.size());
-  std::memcpy(out.data() + at, src.bytes.data(), kKeyLen);
-  std::memcpy(out.data() + at + kKeyLen, dst.bytes.data(), kKeyLen);
-  if (!packet.empty()) std::memcpy(out.data() + at + 2 * kKeyLen, packet.data(), packet.size());
+  const std::size_t at = out.size();
+  out.resize(at + forward_packet_frame_size(packet.size()));
+  write_forward_packet(out.data() + at, src, dst, packet);
+}
+
+void write_pong(std::uint8_t* out, const PingData& data) {
+  write_frame_header(out, FrameType::kPong, kPingDataLen);
+  std::memcpy(out + kFrameHeaderLen, data.data(), kPingDataLen);
 }
 
 void append_keep_alive(std::vector<std::uint8_t>& out) {

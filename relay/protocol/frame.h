@@ -115,6 +115,15 @@ void append_restarting(std::vector<std::uint8_t>& out, const RestartingFrame& r)
 // Writes a RecvPacket header and source key into `out` (kFrameHeaderLen + kKeyLen bytes); the
 // caller copies the packet after it. This is the hot path: no vector, no allocation.
 void write_recv_packet_prefix(std::uint8_t* out, const NodePublic& src, std::size_t packet_len);
+// The same for the mesh's frames, written whole into a buffer of exactly their size: a
+// ForwardPacket of forward_packet_frame_size(packet.size()) bytes, a Pong of kPongFrameLen.
+constexpr std::size_t forward_packet_frame_size(std::size_t packet_len) {
+  return kFrameHeaderLen + 2 * kKeyLen + packet_len;
+}
+void write_forward_packet(std::uint8_t* out, const NodePublic& src, const NodePublic& dst,
+                          Bytes packet);
+inline constexpr std::size_t kPongFrameLen = kFrameHeaderLen + kPingDataLen;
+void write_pong(std::uint8_t* out, const PingData& data);
 
 bool looks_like_disco(Bytes packet);
 

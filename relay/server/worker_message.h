@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <variant>
 
 #include "relay/protocol/frame.h"
@@ -27,9 +28,11 @@ struct SendPeerPresent {
 struct PeerGoneFromRegion {
   protocol::NodePublic key;
 };
+// The one way to close a connection from another thread (ClosePeer, derpctl client close): the
+// reason is what the log and the admin API's disconnect event say.
 struct CloseConnection {
   std::uint64_t conn_id;
-  const char* reason;
+  std::string reason;
 };
 struct RunOnWorker {
   std::function<void()> fn;

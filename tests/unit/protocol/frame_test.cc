@@ -225,5 +225,22 @@ TEST(RecvPacketPrefix, MatchesTheVectorWriter) {
   EXPECT_EQ(fast, expected);
 }
 
+// The mesh writes its frames straight into pooled buffers; they must equal the vector writers
+// (whose bytes the §12 vectors pin down).
+TEST(MeshFrameWriters, MatchTheVectorWriters) {
+  std::vector<std::uint8_t> expected;
+  append_forward_packet(expected, key_a(), key_b(), hello());
+  std::vector<std::uint8_t> direct(forward_packet_frame_size(hello().size()));
+  write_forward_packet(direct.data(), key_a(), key_b(), hello());
+  EXPECT_EQ(direct, expected);
+
+  const PingData data{1, 2, 3, 4, 5, 6, 7, 8};
+  expected.clear();
+  append_pong(expected, data);
+  std::vector<std::uint8_t> pong(kPongFrameLen);
+  write_pong(pong.data(), data);
+  EXPECT_EQ(pong, expected);
+}
+
 }  // namespace
 }  // namespace derp::protocol
