@@ -1,8 +1,4 @@
-# Tests of the admin API (relay/admin, the drain controller) and derpctl. Included from
-# tests/CMakeLists.txt with include(admin.cmake OPTIONAL).
-if(NOT TARGET derp_admin)
-  return()
-endif()
+# Tests of the admin API (relay/admin) and derpctl, and the drains they drive.
 
 derp_unit_test(admin_unit_test
   SOURCES unit/admin/client_query_test.cc unit/admin/convert_test.cc unit/admin/auth_test.cc
@@ -11,7 +7,11 @@ derp_unit_test(admin_unit_test
 # grpc.reflection.v1alpha and grpc.health.v1 clients generated from Debian's grpc-proto, for tests
 # that must not know our own API.
 set(GRPC_STD_PROTO_ROOT /usr/share/grpc-proto)
-if(EXISTS ${GRPC_STD_PROTO_ROOT}/grpc/reflection/v1alpha/reflection.proto AND TARGET derpctl)
+if(NOT EXISTS ${GRPC_STD_PROTO_ROOT}/grpc/reflection/v1alpha/reflection.proto)
+  message(FATAL_ERROR "${GRPC_STD_PROTO_ROOT} lacks the standard gRPC protos: "
+                      "apt-get install grpc-proto (scripts/install-deps.sh does)")
+endif()
+block()
   set(std_out ${CMAKE_CURRENT_BINARY_DIR}/grpc_std_gen)
   file(MAKE_DIRECTORY ${std_out})
   set(std_gen)
@@ -31,22 +31,20 @@ if(EXISTS ${GRPC_STD_PROTO_ROOT}/grpc/reflection/v1alpha/reflection.proto AND TA
   target_compile_options(derp_grpc_std_protos PRIVATE -w)
   target_include_directories(derp_grpc_std_protos SYSTEM PUBLIC ${std_out})
   target_link_libraries(derp_grpc_std_protos PUBLIC gRPC::grpc++ protobuf::libprotobuf)
+endblock()
 
-  if(TARGET derpd)
-    derp_unit_test(admin_integration_test
-      SOURCES integration/admin/derpctl_test.cc integration/admin/auth_test.cc
-              integration/admin/reflection_test.cc integration/admin/drain_test.cc
-              integration/admin/region_status_test.cc
-      DEPS derp_test_support derp_grpc_std_protos derp_admin_proto nlohmann_json::nlohmann_json
-      LABELS integration)
-    add_dependencies(admin_integration_test derpd derpctl)
-  endif()
-endif()
+derp_unit_test(admin_integration_test
+  SOURCES integration/admin/derpctl_test.cc integration/admin/auth_test.cc
+          integration/admin/reflection_test.cc integration/admin/drain_test.cc
+          integration/admin/region_status_test.cc
+  DEPS derp_test_support derp_grpc_std_protos derp_admin_proto nlohmann_json::nlohmann_json
+  LABELS integration)
+add_dependencies(admin_integration_test derpd derpctl)
 derp_fuzzer(admin_request_fuzz SOURCE fuzz/admin_request_fuzz.cc DEPS derp_admin)
 
 # Draining a node of a region with clients that fail over as Tailscale's do (docs/admin.md,
 # "Draining a node of a region"). Each region shape is its own ctest entry.
-if(TARGET derp_grpc_std_protos AND TARGET derp_test_support AND TARGET derpd)
+block()
   add_executable(region_drain_test integration/admin/region_drain_test.cc)
   target_link_libraries(region_drain_test PRIVATE derp_test_support derp_grpc_std_protos
                         nlohmann_json::nlohmann_json GTest::gtest GTest::gtest_main)
@@ -60,4 +58,4 @@ if(TARGET derp_grpc_std_protos AND TARGET derp_test_support AND TARGET derpd)
       ENVIRONMENT "DERP_TESTDATA=${DERP_TESTDATA_DIR};DERP_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
       LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
   endforeach()
-endif()
+endblock()

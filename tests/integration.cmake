@@ -1,7 +1,8 @@
 # Starting and stopping child processes; no test framework, so tests/bench links it too.
 add_library(derp_child_process STATIC support/child_process.cc)
 add_library(derp_test_support STATIC support/derpd_process.cc)
-target_link_libraries(derp_test_support PUBLIC derp_child_process derp_client derp_tls GTest::gtest)
+target_link_libraries(derp_test_support PUBLIC derp_child_process derp_client derp_tls
+                      derp_tls_test_support GTest::gtest)
 
 derp_unit_test(relay_integration_test
   SOURCES integration/relay_test.cc integration/client/connect_deadline_test.cc
@@ -31,14 +32,14 @@ derp_unit_test(stun_integration_test
   LABELS "integration;stun")
 add_dependencies(stun_integration_test derpd)
 
-# Issue 4: a region partitioned and healed with network namespaces (root; skips otherwise).
+# A region partitioned and healed with network namespaces (root; skips otherwise).
 derp_unit_test(mesh_partition_test
   SOURCES integration/mesh_partition_test.cc support/netns.cc
   DEPS derp_test_support
   LABELS integration)
 add_dependencies(mesh_partition_test derpd)
 
-# Issue 4: 3 nodes x 1,000 clients; reports the memory per remote route.
+# 3 nodes x 1,000 clients; reports the memory per remote route.
 derp_unit_test(mesh_scale_test
   SOURCES integration/mesh_scale_test.cc
   DEPS derp_test_support

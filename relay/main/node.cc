@@ -205,11 +205,8 @@ int run_node(const Options& options) {
     // Packets a sibling forwarded to us arrive on its own link into this node: the session whose
     // key is the sibling's server key.
     // Like every other admin answer, bounded: a wedged worker must not wedge derpctl mesh.
-    std::vector<server::SessionSnapshot> sessions;
-    auto pending = server::collect_sessions(server);
-    if (pending.wait_for(std::chrono::seconds(2)) == std::future_status::ready) {
-      sessions = pending.get();
-    }
+    auto sessions = server::collect_sessions(server, std::chrono::seconds(2))
+                        .value_or(std::vector<server::SessionSnapshot>{});
     for (const auto& link : links) {
       auto h = link->health();
       admin::MeshLinkHealthData d;
@@ -341,7 +338,15 @@ int run_node(const Options& options) {
             "again to exit at once",
             sig, d.clients_per_second, grace.count());
       }
-      drain_watch = drain.subscribe([&control, &stop_now](const server::DrainProgress& p) {
+      // Progress once a second in the log (the steps run every 100 ms), then stop when empty.
+      auto last_log = std::make_shared<std::chrono::steady_clock::time_point>();
+      drain_watch = drain.subscribe([&control, &stop_now,
+                                     last_log](const server::DrainProgress& p) {
+        const auto now = std::chrono::steady_clock::now();
+        if (p.state == server::DrainState::kDrained || now - *last_log >= std::chrono::seconds(1)) {
+          *last_log = now;
+          spdlog::info("shutting down: {}", p.describe());
+        }
         if (p.state != server::DrainState::kDrained) return;
         asio::post(control, [&stop_now] { stop_now("drained"); });
       });
