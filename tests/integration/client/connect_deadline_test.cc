@@ -5,6 +5,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <memory>
+#include <string>
 
 #include "relay/client/derp_client.h"
 #include "tests/support/async_runner.h"
@@ -41,6 +43,35 @@ class SilentServer {
   std::thread thread_;
 };
 
+// How a connect ended, caught on the runner's thread: no exception crosses threads.
+struct Outcome {
+  bool connected = false;
+  bool connect_error = false;
+  bool dialled = false;
+  std::string what;
+};
+
+Outcome try_connect(AsyncRunner& runner, const client::ClientOptions& o) {
+  return runner.run(
+      [&o]() -> asio::awaitable<Outcome> {
+        auto ex = co_await asio::this_coro::executor;
+        Outcome out;
+        std::unique_ptr<client::DerpClient> c;
+        try {
+          c = co_await client::DerpClient::connect(ex, o);
+        } catch (const client::ConnectError& e) {
+          out.connect_error = true;
+          out.dialled = e.dialled();
+          out.what = e.what();
+        } catch (const std::exception& e) {
+          out.what = e.what();
+        }
+        out.connected = c != nullptr;
+        co_return out;
+      }(),
+      std::chrono::seconds(10));
+}
+
 void expect_times_out(const std::string& scheme, const char* step) {
   SilentServer server;
   AsyncRunner runner;
@@ -49,20 +80,11 @@ void expect_times_out(const std::string& scheme, const char* step) {
   o.key = protocol::NodePrivate::generate();
   o.timeout = std::chrono::milliseconds(300);
   const auto started = std::chrono::steady_clock::now();
-  try {
-    runner.run(
-        [&]() -> asio::awaitable<void> {
-          auto ex = co_await asio::this_coro::executor;
-          auto c = co_await client::DerpClient::connect(ex, o);
-        }(),
-        std::chrono::seconds(10));
-    ADD_FAILURE() << o.url << " connected to a server that never answers";
-  } catch (const client::ConnectError& e) {
-    EXPECT_NE(std::string(e.what()).find(std::string("timed out during ") + step),
-              std::string::npos)
-        << e.what();
-    EXPECT_TRUE(e.dialled()) << "the TCP connect succeeded; this failed later";
-  }
+  Outcome r = try_connect(runner, o);
+  EXPECT_FALSE(r.connected) << o.url << " connected to a server that never answers";
+  EXPECT_TRUE(r.connect_error) << r.what;
+  EXPECT_NE(r.what.find(std::string("timed out during ") + step), std::string::npos) << r.what;
+  EXPECT_TRUE(r.dialled) << "the TCP connect succeeded; this failed later";
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
 }
 
@@ -89,15 +111,10 @@ TEST(ConnectDeadline, RefusedConnectIsNotDialled) {
   client::ClientOptions o;
   o.url = "http://127.0.0.1:" + std::to_string(free.port()) + "/derp";
   o.key = protocol::NodePrivate::generate();
-  try {
-    runner.run([&]() -> asio::awaitable<void> {
-      auto ex = co_await asio::this_coro::executor;
-      auto c = co_await client::DerpClient::connect(ex, o);
-    }());
-    ADD_FAILURE() << "connected to a closed port";
-  } catch (const client::ConnectError& e) {
-    EXPECT_FALSE(e.dialled()) << e.what();
-  }
+  Outcome r = try_connect(runner, o);
+  EXPECT_FALSE(r.connected) << "connected to a closed port";
+  EXPECT_TRUE(r.connect_error) << r.what;
+  EXPECT_FALSE(r.dialled) << r.what;
 }
 
 }  // namespace
