@@ -205,8 +205,7 @@ bool ClientSession::on_bytes(Bytes data) {
             pending_.clear();
             continue;
           case HeaderAction::kRead:
-            pending_.reserve(proto::kFrameHeaderLen + h.length);
-            break;
+            break;  // the buffer grows with the bytes that arrive, never by the declared length
         }
       }
       auto h = *proto::parse_frame_header(pending_);
@@ -238,7 +237,8 @@ bool ClientSession::on_bytes(Bytes data) {
     }
     std::size_t total = proto::kFrameHeaderLen + h.length;
     if (data.size() < total) {
-      pending_.reserve(total);
+      // Only what arrived is held: a 5-byte header declaring 256 KiB costs a stranger nothing
+      // until the bytes come (the vector grows geometrically, at most twice what arrived).
       pending_.assign(data.begin(), data.end());
       return true;
     }

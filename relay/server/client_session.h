@@ -108,6 +108,8 @@ class ClientSession {
   const ConnectionInfo& info() const { return info_; }
   Worker& worker() const { return worker_; }
   SessionSnapshot snapshot() const;
+  // Bytes reserved for reassembling a partly received frame (what an idle or slow sender holds).
+  std::size_t input_buffer_capacity() const { return pending_.capacity(); }
 
  private:
   enum class HeaderAction { kRead, kSkip, kReject };

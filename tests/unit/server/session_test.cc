@@ -294,6 +294,41 @@ TEST(Session, ALeavingClientThatNeverClosesIsClosedAfterTheLinger) {
   EXPECT_EQ(core.server->stats().current_connections, 0) << "and not again at shutdown()";
 }
 
+// A frame header that declares a large frame reserves nothing beyond the bytes that arrived: a
+// stranger who sends 5 bytes cannot make the node hold the declared length.
+TEST(Session, ADeclaredLengthReservesNothingUntilTheBytesArrive) {
+  CoreHarness core;
+  SessionUnderTest s(*core.server);
+  // Before the handshake: a ClientInfo header declaring the 256 KiB maximum, then 1 byte.
+  std::vector<std::uint8_t> header(proto::kFrameHeaderLen);
+  proto::write_frame_header(header.data(), FrameType::kClientInfo,
+                            static_cast<std::uint32_t>(proto::kMaxClientInfoLen));
+  header.push_back(0);
+  ASSERT_TRUE(s.feed(header));
+  EXPECT_LT(s.session->input_buffer_capacity(), 1024u);
+  // The same split across reads: header first, then a byte.
+  SessionUnderTest t(*core.server);
+  ASSERT_TRUE(t.feed(proto::Bytes(header).first(3)));
+  ASSERT_TRUE(t.feed(proto::Bytes(header).subspan(3)));
+  EXPECT_LT(t.session->input_buffer_capacity(), 1024u);
+  // And a large frame that does arrive in pieces is still reassembled whole.
+  SessionUnderTest r(*core.server);
+  handshake(r, *core.server);
+  SessionUnderTest sender(*core.server);
+  handshake(sender, *core.server);
+  std::vector<std::uint8_t> big;
+  proto::append_send_packet(big, r.client_key.public_key(), std::vector<std::uint8_t>(60000, 7));
+  for (std::size_t at = 0; at < big.size(); at += 1000) {
+    ASSERT_TRUE(
+        sender.feed(proto::Bytes(big).subspan(at, std::min<std::size_t>(1000, big.size() - at))));
+  }
+  core.server->worker(0).run_pending();
+  auto frames = r.drain();
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].type, type_of(FrameType::kRecvPacket));
+  EXPECT_EQ(frames[0].payload.size(), proto::kKeyLen + 60000u);
+}
+
 TEST(Session, MeshPeerWatchesAndGetsPresenceOfEveryClient) {
   proto::KeyBytes mesh_key{};
   mesh_key.fill(0x42);
