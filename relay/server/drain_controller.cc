@@ -39,7 +39,6 @@ struct DrainController::Shared {
   struct PerWorker {
     std::atomic<std::size_t> open_clients{0};
     std::atomic<std::size_t> open_mesh{0};
-    std::atomic<std::size_t> leaving{0};
     std::atomic<bool> reported{false};
     std::atomic<std::uint64_t> done_order{0};
   };
@@ -77,18 +76,16 @@ void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order
       }
     }
     ids.erase(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n));
-    return n;
   };
-  std::size_t now_leaving = leaving.size();
   switch (order.act) {
     case Act::kNothing:
       break;
     case Act::kClients:
-      now_leaving += leave(clients, order.quota);
+      leave(clients, order.quota);
       break;
     case Act::kMeshToo:
-      now_leaving += leave(clients, clients.size());
-      now_leaving += leave(mesh, mesh.size());
+      leave(clients, clients.size());
+      leave(mesh, mesh.size());
       break;
     case Act::kEveryone: {
       // Whoever is still here goes now. Mesh peers go in the same step only when no client is
@@ -97,14 +94,13 @@ void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order
       for (auto id : leaving) {
         if (ClientSession* s = w.find_session(id)) s->close("node drained: deadline passed");
       }
-      now_leaving = leave(clients, clients.size());
-      if (!clients_here) now_leaving += leave(mesh, mesh.size());
+      leave(clients, clients.size());
+      if (!clients_here) leave(mesh, mesh.size());
       break;
     }
   }
   mine.open_clients.store(clients.size());
   mine.open_mesh.store(mesh.size());
-  mine.leaving.store(now_leaving);
   mine.reported.store(true);
 }
 
@@ -174,14 +170,12 @@ bool DrainController::drain(const DrainOptions& options) {
     since_ = std::chrono::system_clock::now();
     deadline_ = since_ + options_.deadline;
     steady_deadline_ = std::chrono::steady_clock::now() + options_.deadline;
-    steps_ = 0;
     deadline_passed_ = false;
     shared_->closed.store(0);
     for (auto& w : shared_->workers) {
       w->reported.store(false);
       w->open_clients.store(0);
       w->open_mesh.store(0);
-      w->leaving.store(0);
     }
     // Refused at TCP before anyone is asked to leave: a client that redials must not land here.
     if (hooks_.accept_connections) hooks_.accept_connections(false);
@@ -251,10 +245,8 @@ DrainProgress DrainController::progress_locked() const {
   p.closed = shared_->closed.load();
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     p.remaining_mesh += shared_->workers[i]->open_mesh.load();
-    p.leaving += shared_->workers[i]->leaving.load();
   }
   p.remaining_mesh = std::min(p.remaining_mesh, p.remaining);
-  p.leaving = std::min(p.leaving, p.remaining);
   p.stun_stopped = stun_stopped_;
   p.deadline_passed = deadline_passed_;
   return p;
@@ -292,7 +284,6 @@ void DrainController::step() {
         order.hint =
             protocol::RestartingFrame{0, static_cast<std::uint32_t>(options_.try_for.count())};
       }
-      ++steps_;
       std::vector<std::size_t> quota(workers, 0);
       if (now >= steady_deadline_) {
         deadline_passed_ = true;

@@ -57,7 +57,6 @@ struct DrainProgress {
   std::size_t remaining = 0;                       // open connections, mesh peers included
   std::size_t remaining_mesh = 0;                  // mesh peers among them
   std::size_t closed = 0;                          // connections this drain made leave
-  std::size_t leaving = 0;  // told to leave, not yet gone (the client closes its side)
   bool stun_stopped = false;
   bool deadline_passed = false;
   std::string describe() const;  // "draining: closed 40, 10 remaining (2 mesh peers)"
@@ -122,7 +121,6 @@ class DrainController {
   std::chrono::system_clock::time_point since_;
   std::chrono::system_clock::time_point deadline_;
   std::chrono::steady_clock::time_point steady_deadline_;
-  std::uint64_t steps_ = 0;
   bool deadline_passed_ = false;
   bool accepting_ = true;  // what the last accept_connections hook call achieved
   bool exiting_ = false;
