@@ -12,6 +12,7 @@ packages=(
   grpc-proto                                     # reflection/health protos for the admin tests
   coturn                                         # turnutils_stunclient, a real STUN client for tests
   curl iproute2 procps
+  gdb                                            # stacks of a derpd that hangs on stop, in test logs
 )
 
 missing=()

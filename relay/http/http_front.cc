@@ -53,13 +53,18 @@ class PreUpgradeGuard : public std::enable_shared_from_this<PreUpgradeGuard> {
   explicit PreUpgradeGuard(server::Worker& w) : worker_(w), timer_(w.io()) {}
 
   void arm(std::chrono::seconds timeout) {
+    // A worker that is already stopping runs the closer at once: nothing to wait for then.
     closer_id_ = worker_.add_closer([self = shared_from_this()] { self->close_socket(); });
+    if (closed_) return;
     timer_.expires_after(timeout);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->close_socket();
     });
   }
-  void watch(tcp::socket* s) { socket_ = s; }
+  void watch(tcp::socket* s) {
+    socket_ = s;
+    if (closed_) close_socket();
+  }
   void release() {
     if (released_) return;
     released_ = true;
@@ -70,8 +75,12 @@ class PreUpgradeGuard : public std::enable_shared_from_this<PreUpgradeGuard> {
   ~PreUpgradeGuard() = default;
 
  private:
+  // Also cancels the timer: a pending 30 s timer would hold a stopping worker's thread.
   void close_socket() {
-    if (released_ || !socket_) return;
+    if (released_) return;
+    closed_ = true;
+    timer_.cancel();
+    if (!socket_) return;
     boost::system::error_code ignored;
     socket_->close(ignored);
   }
@@ -81,6 +90,7 @@ class PreUpgradeGuard : public std::enable_shared_from_this<PreUpgradeGuard> {
   tcp::socket* socket_ = nullptr;
   std::uint64_t closer_id_ = 0;
   bool released_ = false;
+  bool closed_ = false;
 };
 
 // Releases the guard on every way out of the connection's coroutine.

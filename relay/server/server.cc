@@ -32,6 +32,8 @@ void Server::start() {
 void Server::stop() {
   if (!running_) return;
   running_ = false;
+  // All at once: each worker closes its connections in parallel with the others.
+  for (auto& w : workers_) w->request_stop();
   for (auto& w : workers_) w->stop();
 }
 

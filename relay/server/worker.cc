@@ -7,10 +7,10 @@
 namespace derp::server {
 namespace {
 thread_local Worker* t_current_worker = nullptr;
-constexpr auto kTickInterval = std::chrono::seconds(1);
 }  // namespace
 
-Worker::Worker(std::uint32_t index) : index_(index) {}
+Worker::Worker(std::uint32_t index, std::chrono::milliseconds tick_interval)
+    : index_(index), tick_interval_(tick_interval) {}
 
 Worker::~Worker() {
   stop();
@@ -34,8 +34,8 @@ void Worker::start() {
   });
 }
 
-void Worker::stop() {
-  if (!thread_.joinable()) return;
+void Worker::request_stop() {
+  if (!thread_.joinable() || stop_requested_.exchange(true)) return;
   // Close everything on the worker's own thread and let run() return once the cancelled
   // operations have completed, so no handler outlives the state it points to.
   boost::asio::post(io_, [this] {
@@ -48,6 +48,11 @@ void Worker::stop() {
     for (auto* s : all) s->close("server shutting down");
     work_.reset();
   });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  request_stop();
   thread_.join();
 }
 
@@ -66,9 +71,11 @@ void Worker::remove_closer(std::uint64_t id) {
 }
 
 void Worker::arm_tick() {
-  tick_.expires_after(kTickInterval);
+  tick_.expires_after(tick_interval_);
   tick_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    // A tick already due when stop's cancel() ran completes without an error: re-arming then
+    // would keep the io_context busy for ever and the shutdown would never join this thread.
+    if (ec || stopping_) return;
     auto now = std::chrono::steady_clock::now();
     // Collect first: a tick may close sessions, which edits the map.
     std::vector<ClientSession*> all;

@@ -28,7 +28,8 @@ class ClientSession;
 
 class Worker {
  public:
-  explicit Worker(std::uint32_t index);
+  explicit Worker(std::uint32_t index,
+                  std::chrono::milliseconds tick_interval = std::chrono::seconds(1));
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -39,7 +40,10 @@ class Worker {
   const WorkerCounters& counters() const { return counters_; }
 
   void start();  // runs the io_context on a new thread
-  void stop();   // stops it and joins
+  // Asks the thread to close everything and return once the cancelled operations complete;
+  // does not wait. Safe from any thread, more than once.
+  void request_stop();
+  void stop();  // request_stop(), then joins
   // True on this worker's thread, and on any thread while the worker's thread is not running
   // (before start, after stop, and in tests that drive a worker by hand): who may touch its
   // sessions. DERP_ASSERT checks it at every session and worker entry point.
@@ -90,6 +94,7 @@ class Worker {
   void arm_tick();
 
   std::uint32_t index_;
+  const std::chrono::milliseconds tick_interval_;
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
@@ -107,7 +112,8 @@ class Worker {
       peer_gone_subscribers_;
   std::unordered_map<std::uint64_t, std::function<void()>> closers_;
   std::uint64_t next_closer_id_ = 1;
-  bool stopping_ = false;
+  std::atomic<bool> stop_requested_{false};
+  bool stopping_ = false;  // the worker's thread has begun closing everything
   boost::asio::steady_timer tick_{io_};
   std::unique_ptr<std::uint8_t[]> read_scratch_;
   std::vector<std::uint8_t> write_scratch_;

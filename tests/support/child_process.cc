@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <regex>
 #include <stdexcept>
 
@@ -31,6 +32,28 @@ pid_t spawn_child(const std::string& binary, const std::vector<std::string>& arg
   return pid;
 }
 
+namespace {
+// A child that ignores its stop signal is a hang worth a stack: without one a rare CI failure
+// says only "status 9". Uses gdb when it is installed; the output goes to the test's stderr.
+void print_stacks(pid_t pid) {
+  if (::access("/usr/bin/gdb", X_OK) != 0) return;
+  std::fprintf(stderr, "child %d did not stop in time; its threads:\n", static_cast<int>(pid));
+  std::fflush(stderr);
+  const std::string pid_text = std::to_string(pid);
+  pid_t gdb =
+      spawn_child("/usr/bin/gdb", {"-p", pid_text, "-batch", "-nx", "-ex", "thread apply all bt"},
+                  STDERR_FILENO, STDERR_FILENO);
+  int status = 0;
+  ::waitpid(gdb, &status, 0);
+  // What it still holds open: a hang on stop is usually a socket or timer nobody closed.
+  // (A timerfd's fdinfo shows when its next timer fires.)
+  const std::string list = "cd /proc/" + pid_text + " && ls -l fd && grep -H it_value fdinfo/*; " +
+                           "ss -tanp | grep 'pid=" + pid_text + ",'";
+  pid_t sh = spawn_child("/bin/sh", {"-c", list}, STDERR_FILENO, STDERR_FILENO);
+  ::waitpid(sh, &status, 0);
+}
+}  // namespace
+
 int stop_child(pid_t& pid, int sig, std::chrono::milliseconds grace) {
   if (pid <= 0) return 0;
   ::kill(pid, sig);
@@ -43,6 +66,7 @@ int stop_child(pid_t& pid, int sig, std::chrono::milliseconds grace) {
     }
     ::usleep(10000);
   }
+  print_stacks(pid);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, &status, 0);
   pid = -1;
