@@ -1,8 +1,12 @@
-# derp_library(NAME SOURCES ... DEPS ...): one static library per module.
+# derp_library(NAME SOURCES ... DEPS ... EXPORTED_DEPS ...): one static library per module.
+# EXPORTED_DEPS are what the module's headers include (users get them too); DEPS only what its
+# sources use. Headers are included by their path from the repository's root
+# ("relay/server/worker.h"), which every library exports.
 function(derp_library name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;EXPORTED_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
-  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_EXPORTED_DEPS} PRIVATE ${ARG_DEPS})
 endfunction()
 
 # derp_unit_test(NAME SOURCES ... DEPS ...): a gtest binary registered with ctest.

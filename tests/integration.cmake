@@ -1,5 +1,6 @@
 # Starting and stopping child processes; no test framework, so tests/bench links it too.
 add_library(derp_child_process STATIC support/child_process.cc)
+target_include_directories(derp_child_process PUBLIC ${PROJECT_SOURCE_DIR})
 add_library(derp_test_support STATIC support/derpd_process.cc)
 target_link_libraries(derp_test_support PUBLIC derp_child_process derp_client derp_tls
                       derp_tls_test_support GTest::gtest)

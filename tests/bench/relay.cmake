@@ -7,10 +7,8 @@ target_link_libraries(derp_bench_load PUBLIC derp_child_process derp_client derp
 add_executable(derp-load derp_load_main.cc)
 target_link_libraries(derp-load PRIVATE derp_bench_load)
 
-if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/derp_idle_main.cc)
-  add_executable(derp-idle derp_idle_main.cc)
-  target_link_libraries(derp-idle PRIVATE derp_bench_load)
-endif()
+add_executable(derp-idle derp_idle_main.cc)
+target_link_libraries(derp-idle PRIVATE derp_bench_load)
 
 find_package(benchmark QUIET)
 if(benchmark_FOUND)
