@@ -13,15 +13,15 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+
+#include "relay/transport/port_group.h"
 
 namespace derp::stun {
 namespace {
 
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
-using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 constexpr int kBatch = 64;                  // datagrams per recvmmsg / sendmmsg
 constexpr int kMaxBatchesPerWake = 8;       // then yield to other handlers on the io_context
@@ -46,28 +46,6 @@ asio::ip::address parse_host(const std::string& host) {
                                 "\" is not an IP address; use an IP literal such as 127.0.0.1 or "
                                 "::1, or an empty host for all addresses");
   return addr;
-}
-
-// Binds a UDP socket on `ctx`. With reuse_port the socket joins the kernel's SO_REUSEPORT group
-// for the address, which spreads clients over the workers by 4-tuple hash.
-udp::socket bind_socket(asio::io_context& ctx, const udp::endpoint& ep, bool reuse_port) {
-  udp::socket sock(ctx);
-  boost::system::error_code ec;
-  sock.open(ep.protocol(), ec);
-  if (!ec && reuse_port) sock.set_option(ReusePort(true), ec);
-  if (!ec && ep.address().is_v6()) sock.set_option(asio::ip::v6_only(false), ec);
-  if (!ec) {
-    // Absorb bursts (a whole region's clients probing at once) between wake-ups. The kernel caps
-    // this at net.core.rmem_max; failing to raise it is not an error.
-    boost::system::error_code ignored;
-    sock.set_option(asio::socket_base::receive_buffer_size(kReceiveBufferBytes), ignored);
-  }
-  if (!ec) sock.bind(ep, ec);
-  if (!ec) sock.non_blocking(true, ec);
-  if (ec)
-    throw std::system_error(ec.value(), std::system_category(),
-                            "stun: cannot bind udp " + format_endpoint(ep));
-  return sock;
 }
 
 std::optional<Endpoint> to_endpoint(const sockaddr_storage& ss) {
@@ -297,19 +275,31 @@ void StunServer::start() {
   started_ = true;
   const udp::endpoint requested(parse_host(config_.host), config_.port);
 
-  // A socket without SO_REUSEPORT first: its bind fails if anyone holds the port, including a
-  // second derpd whose SO_REUSEPORT sockets we would otherwise silently join. It also picks the
-  // ephemeral port when port is 0. Released just before the worker sockets bind.
-  std::uint16_t port = 0;
-  {
-    udp::socket probe = bind_socket(*contexts_.front(), requested, /*reuse_port=*/false);
-    port = probe.local_endpoint().port();
+  // One socket per worker in one SO_REUSEPORT group, after a plain bind proves nobody else has
+  // the port (relay/transport/port_group.h).
+  std::vector<udp::socket> sockets;
+  try {
+    sockets = transport::open_port_group<udp::socket>(requested, contexts_, [](udp::socket& s) {
+      // Absorb bursts (a whole region's clients probing at once) between wake-ups. The kernel
+      // caps this at net.core.rmem_max; failing to raise it is not an error.
+      boost::system::error_code ignored;
+      s.set_option(asio::socket_base::receive_buffer_size(kReceiveBufferBytes), ignored);
+    });
+  } catch (const transport::PortGroupError& e) {
+    throw std::system_error(e.code().value(), std::system_category(),
+                            "stun: cannot bind udp " + format_endpoint(requested) +
+                                (e.step() == "bind" ? "" : " (" + e.step() + ")"));
   }
+  const std::uint16_t port = sockets.front().local_endpoint().port();
   const udp::endpoint ep(requested.address(), port);
   std::vector<std::shared_ptr<Worker>> workers;
-  for (asio::io_context* ctx : contexts_)
-    workers.push_back(std::make_shared<Worker>(*ctx, bind_socket(*ctx, ep, /*reuse_port=*/true),
+  for (std::size_t i = 0; i < sockets.size(); ++i) {
+    boost::system::error_code ec;
+    sockets[i].non_blocking(true, ec);
+    if (ec) throw std::system_error(ec.value(), std::system_category(), "stun: non-blocking");
+    workers.push_back(std::make_shared<Worker>(*contexts_[i], std::move(sockets[i]),
                                                config_.answer_generic, replies_enabled_));
+  }
   workers_ = std::move(workers);
   port_ = port;
   for (auto& w : workers_) asio::post(w->context(), [w] { w->arm(); });

@@ -23,6 +23,7 @@
 #include "relay/server/ask_workers.h"
 #include "relay/tls/tls_socket.h"
 #include "relay/transport/plain_socket.h"
+#include "relay/transport/port_group.h"
 #include "relay/transport/socket_calls.h"
 
 namespace derp::http {
@@ -271,73 +272,31 @@ HttpFront::~HttpFront() {
 
 namespace {
 
-// SO_REUSEPORT lets our workers share one port, but it would also let a second derpd (or anything
-// of the same user) join the group and take half of the connections. A plain bind first makes
-// "port in use" an error again.
-void ensure_port_unused(const tcp::endpoint& endpoint, const std::string& where) {
-  if (endpoint.port() == 0) return;
-  boost::asio::io_context io;
-  tcp::acceptor probe(io);
-  boost::system::error_code ec;
-  probe.open(endpoint.protocol(), ec);
-  if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
-    probe.set_option(asio::ip::v6_only(false), ec);
-  }
-  // SO_REUSEADDR without SO_REUSEPORT: connections of an earlier run in TIME_WAIT do not count,
-  // a listening socket does.
-  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) probe.bind(endpoint, ec);
-  if (ec == asio::error::address_in_use) {
-    throw std::runtime_error("cannot listen on " + where +
-                             ": address already in use (another process has this port; pick "
-                             "another with -a)");
-  }
-}
-
-// One listening socket per worker on `endpoint`, all in one SO_REUSEPORT group. With port 0 the
-// first picks the port and the others join it. Throws std::runtime_error naming `where`.
+// One listening socket per worker on `endpoint`, all in one SO_REUSEPORT group
+// (relay/transport/port_group.h). Throws std::runtime_error naming `where`.
 std::vector<std::shared_ptr<tcp::acceptor>> open_acceptors(server::Server& server,
-                                                           tcp::endpoint endpoint,
+                                                           const tcp::endpoint& endpoint,
                                                            const std::string& where) {
-  ensure_port_unused(endpoint, where);
+  std::vector<asio::io_context*> contexts;
+  for (std::size_t i = 0; i < server.worker_count(); ++i)
+    contexts.push_back(&server.worker(i).io());
   std::vector<std::shared_ptr<tcp::acceptor>> out;
-  for (std::size_t i = 0; i < server.worker_count(); ++i) {
-    auto acceptor = std::make_shared<tcp::acceptor>(server.worker(i).io());
-    boost::system::error_code ec;
-    const char* step = "socket";
-    acceptor->open(endpoint.protocol(), ec);
-    if (!ec) {
-      step = "SO_REUSEADDR";
-      acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  try {
+    auto acceptors =
+        transport::open_port_group<tcp::acceptor>(endpoint, contexts, [](tcp::acceptor&) {});
+    for (auto& a : acceptors) {
+      boost::system::error_code ec;
+      a.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) throw transport::PortGroupError(ec, "listen");
+      out.push_back(std::make_shared<tcp::acceptor>(std::move(a)));
     }
-    if (!ec) {
-      step = "SO_REUSEPORT";
-      int one = 1;
-      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) !=
-          0) {
-        ec.assign(errno, boost::system::system_category());
-      }
+  } catch (const transport::PortGroupError& e) {
+    if (e.address_in_use()) {
+      throw std::runtime_error("cannot listen on " + where +
+                               ": address already in use (another process has this port; pick "
+                               "another with -a)");
     }
-    if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
-      step = "IPV6_V6ONLY";
-      acceptor->set_option(asio::ip::v6_only(false), ec);
-    }
-    if (!ec) {
-      step = "bind";
-      acceptor->bind(endpoint, ec);
-    }
-    if (!ec) {
-      step = "listen";
-      acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    }
-    if (ec) {
-      throw std::runtime_error("cannot listen on " + where + ": " + step + ": " + ec.message() +
-                               (ec == asio::error::address_in_use
-                                    ? " (another process uses this port; pick another with -a)"
-                                    : ""));
-    }
-    endpoint.port(acceptor->local_endpoint().port());
-    out.push_back(std::move(acceptor));
+    throw std::runtime_error("cannot listen on " + where + ": " + e.what());
   }
   return out;
 }

@@ -1,0 +1,1 @@
+derp_unit_test(transport_test SOURCES unit/transport/port_group_test.cc DEPS derp_transport)
