@@ -1,14 +1,12 @@
 #include "relay/http/http_front.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
-#include <cerrno>
+#include <array>
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "relay/http/header_scan.h"
 #include "relay/http/peer_address.h"
 #include "relay/http/socket_connection.h"
 #include "relay/http/websocket_connection.h"
@@ -120,14 +119,85 @@ void fill_debug_body(Route& r, const DebugPages& pages) {
   }
 }
 
+tcp::socket& tcp_layer(tcp::socket& s) {
+  return s;
+}
+tcp::socket& tcp_layer(tls::TlsSocket& s) {
+  return s.next_layer();
+}
+
+// Answers `status` and ends the connection. The client may still be sending (the rest of an
+// oversized header): closing with unread input would reset the connection and could destroy the
+// answer before the client reads it. So the output ends first, and up to 64 KiB of input is read
+// and dropped until the client closes (the pre-upgrade deadline bounds the wait).
+template <class Stream>
+asio::awaitable<void> write_error_and_close(Stream& stream, beast_http::status status,
+                                            std::string text) {
+  Response res{status, 11};
+  res.set(beast_http::field::content_type, "text/plain; charset=utf-8");
+  res.body() = std::move(text);
+  res.keep_alive(false);
+  res.prepare_payload();
+  boost::system::error_code ec;
+  co_await beast_http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  tcp::socket& socket = tcp_layer(stream);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 4096> sink;
+  for (std::size_t dropped = 0; !ec && dropped < 64 * 1024;) {
+    std::size_t n = co_await socket.async_read_some(asio::buffer(sink),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    dropped += n;
+  }
+}
+
+constexpr HeaderLimits kHeaderLimits{};
+
+// Reads until `buffer` holds a whole request header within kHeaderLimits (header_scan.h says why
+// Beast's own limit is not enough). Returns the scan: kComplete, a limit, or kNeedMore when the
+// peer closed or failed first.
+template <class Stream>
+asio::awaitable<HeaderScan> read_request_header(Stream& stream, beast::flat_buffer& buffer) {
+  HeaderScanner scanner(kHeaderLimits);
+  for (;;) {
+    auto bytes = buffer.data();
+    HeaderScan scan = scanner.scan({static_cast<const char*>(bytes.data()), bytes.size()});
+    if (scan.result != HeaderScanResult::kNeedMore) co_return scan;
+    boost::system::error_code ec;
+    std::size_t n = co_await stream.async_read_some(
+        buffer.prepare(kHeaderLimits.max_bytes - std::min(bytes.size(), kHeaderLimits.max_bytes) +
+                       1),
+        asio::redirect_error(asio::use_awaitable, ec));
+    buffer.commit(n);
+    if (ec) co_return scan;
+  }
+}
+
 template <class Stream>
 asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& stream,
                                  server::Worker& worker, server::ConnectionInfo info,
                                  std::shared_ptr<PreUpgradeGuard> guard, bool debug_peer) {
   beast::flat_buffer buffer;
   for (;;) {
+    const HeaderScan header = co_await read_request_header(stream, buffer);
+    if (header.result == HeaderScanResult::kNeedMore) co_return;  // closed mid-header
+    if (header.result != HeaderScanResult::kComplete) {
+      worker.counters().http_headers_refused.add();
+      const bool fields = header.result == HeaderScanResult::kTooManyFields;
+      spdlog::debug("request header from {} refused: over {} {}", info.remote_text,
+                    fields ? kHeaderLimits.max_fields : kHeaderLimits.max_bytes,
+                    fields ? "fields" : "bytes");
+      // Named, not a temporary in the co_await: gcc 12 destroys such temporaries twice.
+      std::string text =
+          fields ? "request header has more than " + std::to_string(kHeaderLimits.max_fields) +
+                       " fields\n"
+                 : "request header is over " + std::to_string(kHeaderLimits.max_bytes) + " bytes\n";
+      co_await write_error_and_close(stream, beast_http::status::request_header_fields_too_large,
+                                     std::move(text));
+      co_return;
+    }
     beast_http::request_parser<beast_http::string_body> parser;
-    parser.header_limit(16 * 1024);
+    parser.header_limit(static_cast<std::uint32_t>(kHeaderLimits.max_bytes));
     parser.body_limit(64 * 1024);
     boost::system::error_code ec;
     co_await beast_http::async_read(stream, buffer, parser,
@@ -136,15 +206,10 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
       bool malformed =
           ec.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
           ec != beast_http::error::end_of_stream && ec != beast_http::error::partial_message;
+      // Malformed request: say so, then close.
       if (malformed) {
-        // Malformed request: say so, then close.
-        Response bad{beast_http::status::bad_request, 11};
-        bad.set(beast_http::field::content_type, "text/plain; charset=utf-8");
-        bad.body() = "bad request: " + ec.message() + "\n";
-        bad.keep_alive(false);
-        bad.prepare_payload();
-        co_await beast_http::async_write(stream, bad,
-                                         asio::redirect_error(asio::use_awaitable, ec));
+        std::string text = "bad request: " + ec.message() + "\n";
+        co_await write_error_and_close(stream, beast_http::status::bad_request, std::move(text));
       }
       co_return;
     }

@@ -68,6 +68,7 @@ struct WorkerCounters {
   Counter sclient_write_timeouts;
   Counter handshake_failures;
   Counter protocol_errors;
+  Counter http_headers_refused;  // 431: a request header over the byte or field limit
   Gauge current_connections;
   Gauge current_home_connections;
   Gauge current_notideal_connections;

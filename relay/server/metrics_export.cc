@@ -73,6 +73,7 @@ void append_prometheus(std::string& out, const ServerStats& s,
   counter("derp_sclient_write_timeouts", s.sclient_write_timeouts);
   counter("derp_handshake_failures", s.handshake_failures);
   counter("derp_protocol_errors", s.protocol_errors);
+  counter("derp_http_headers_refused", s.http_headers_refused);
   metric(out, "derp_average_queue_duration_ms", "", s.average_queue_duration_ms);
   counter("derp_websocket_accepts", s.websocket_accepts);
   for (auto [name, table] : {std::pair{"derp_packets_dropped", &s.packets_dropped},

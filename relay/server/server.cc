@@ -133,6 +133,7 @@ ServerStats Server::stats() const {
     s.sclient_write_timeouts += c.sclient_write_timeouts.value();
     s.handshake_failures += c.handshake_failures.value();
     s.protocol_errors += c.protocol_errors.value();
+    s.http_headers_refused += c.http_headers_refused.value();
     s.current_connections += c.current_connections.value();
     s.current_home_connections += c.current_home_connections.value();
     s.current_notideal_connections += c.current_notideal_connections.value();

@@ -29,6 +29,7 @@ struct ServerStats {
   std::uint64_t unknown_frames = 0, home_moves_in = 0, home_moves_out = 0;
   std::uint64_t packets_forwarded_out = 0, packets_forwarded_in = 0;
   std::uint64_t sclient_write_timeouts = 0, handshake_failures = 0, protocol_errors = 0;
+  std::uint64_t http_headers_refused = 0;
   std::int64_t current_connections = 0, current_home_connections = 0;
   std::int64_t current_notideal_connections = 0;
   std::array<std::array<std::uint64_t, 2>, kDropReasonCount> packets_dropped{};

@@ -10,6 +10,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "tests/support/async_runner.h"
+#include "tests/support/bystanders.h"
 #include "tests/support/client_checks.h"
 #include "tests/support/derp_test_client.h"
 #include "tests/support/derpd_process.h"
@@ -25,27 +26,11 @@ using client::DerpClient;
 
 class HostileInput : public ::testing::Test {
  protected:
-  HostileInput() : derpd_({"-a", "127.0.0.1:0", "--stun=false", "-c", dir_.path() + "/key"}) {
-    runner_.run([&]() -> asio::awaitable<void> {
-      p_ = co_await connect_client(derpd_.derp_url());
-      q_ = co_await connect_client(derpd_.derp_url());
-    }());
-  }
-  ~HostileInput() override {
-    runner_.run([&]() -> asio::awaitable<void> {
-      p_.reset();
-      q_.reset();
-      co_return;
-    }());
-  }
+  HostileInput()
+      : derpd_({"-a", "127.0.0.1:0", "--stun=false", "-c", dir_.path() + "/key"}),
+        bystanders_(runner_, derpd_.derp_url()) {}
 
-  // P and Q, connected all along, still relay both ways.
-  void expect_bystanders_unaffected() {
-    runner_.run([&]() -> asio::awaitable<void> {
-      co_await expect_relay(*p_, *q_, seq_++);
-      co_await expect_relay(*q_, *p_, seq_++);
-    }());
-  }
+  void expect_bystanders_unaffected() { bystanders_.expect_unaffected(); }
 
   // A fresh, properly connected client writes `bytes`; the server must close it without sending
   // it anything.
@@ -78,8 +63,7 @@ class HostileInput : public ::testing::Test {
   AsyncRunner runner_;
   TempDir dir_;
   DerpdProcess derpd_;
-  std::unique_ptr<DerpClient> p_, q_;
-  std::uint32_t seq_ = 0;
+  Bystanders bystanders_;
 };
 
 TEST_F(HostileInput, OversizedSendPacketCloses) {
@@ -113,7 +97,7 @@ TEST_F(HostileInput, WatchConnsWithoutMeshKeyCloses) {
 TEST_F(HostileInput, ClosePeerWithoutMeshKeyCloses) {
   // Aimed at P: it must survive (checked by expect_closed_after).
   std::vector<std::uint8_t> bytes;
-  protocol::append_close_peer(bytes, p_->public_key());
+  protocol::append_close_peer(bytes, bystanders_.p().public_key());
   expect_closed_after(bytes);
 }
 
@@ -138,17 +122,17 @@ TEST_F(HostileInput, BoundaryLengthsAreAccepted) {
     }
     // SendPacket of exactly 32 bytes (an empty packet) and of 32 + 65536.
     const std::vector<std::uint8_t> empty;
-    const auto q_key = q_->public_key();
+    const auto q_key = bystanders_.q().public_key();
     co_await h->send_packet(q_key, empty);
-    auto got = co_await next_packet(*q_);
+    auto got = co_await next_packet(bystanders_.q());
     EXPECT_TRUE(got.data.empty());
     const auto biggest = numbered_packet(5, 65536);
     co_await h->send_packet(q_key, biggest);
-    got = co_await next_packet(*q_);
+    got = co_await next_packet(bystanders_.q());
     EXPECT_EQ(got.data, biggest);
     // NotePreferred of 1 byte, then it still answers.
     co_await h->note_preferred(true);
-    co_await expect_marker(*q_, *h, 77);
+    co_await expect_marker(bystanders_.q(), *h, 77);
   }());
   expect_bystanders_unaffected();
 }
@@ -171,8 +155,8 @@ TEST_F(HostileInput, UnknownFrameOfOneMebibyteIsSkipped) {
     if (pong) {
       EXPECT_EQ(pong->data, data);
     }
-    co_await expect_marker(*p_, *h, 1);
-    co_await expect_marker(*h, *p_, 2);
+    co_await expect_marker(bystanders_.p(), *h, 1);
+    co_await expect_marker(*h, bystanders_.p(), 2);
   }());
   expect_bystanders_unaffected();
 }

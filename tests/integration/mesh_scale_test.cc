@@ -18,6 +18,7 @@
 #include "tests/support/derp_test_client.h"
 #include "tests/support/derpd_process.h"
 #include "tests/support/http_get.h"
+#include "tests/support/proc_status.h"
 #include "tests/support/wait.h"
 
 namespace derp::testing {
@@ -35,16 +36,6 @@ constexpr auto kConvergenceLimit = 20s;
 constexpr int kSamplePackets = 60;
 
 using Clients = std::vector<std::unique_ptr<DerpClient>>;
-
-// VmRSS of a process in bytes, or -1.
-long long rss_bytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
-  }
-  return -1;
-}
 
 // Connects `count` clients to `url` one after another, appending them to `out` (all lanes run on
 // the same io_context thread, so they share `out` safely).

@@ -1,0 +1,27 @@
+// What the kernel says about a process (/proc/PID/status): memory figures for the tests that bound
+// what clients can make a node hold.
+#pragma once
+
+#include <sys/types.h>
+
+#include <fstream>
+#include <string>
+
+namespace derp::testing {
+
+// A "Name:   N kB" line of /proc/PID/status in bytes (VmRSS, VmHWM…), or -1.
+inline long long proc_status_bytes(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  const std::string prefix = name + ":";
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stoll(line.substr(prefix.size())) * 1024;
+  }
+  return -1;
+}
+
+inline long long rss_bytes(pid_t pid) {
+  return proc_status_bytes(pid, "VmRSS");
+}
+
+}  // namespace derp::testing
