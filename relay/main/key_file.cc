@@ -1,15 +1,15 @@
 #include "relay/main/key_file.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "relay/files/atomic_file.h"
 
 namespace derp::main {
 namespace {
@@ -24,15 +24,10 @@ void write_atomically(const std::filesystem::path& path, const std::string& text
     std::filesystem::create_directories(path.parent_path(), ec);
     if (ec) fail(path, "cannot create its folder: " + ec.message());
   }
-  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) fail(path, std::string("cannot create: ") + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    fail(path, std::string("cannot write: ") + std::strerror(errno));
+  try {
+    files::write_file_atomically(path, text, 0600);
+  } catch (const std::runtime_error& e) {
+    fail(path, e.what());
   }
 }
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "relay/files/atomic_file.h"
 #include "relay/tls/tls_error.h"
 
 namespace derp::tls {
@@ -83,34 +84,11 @@ std::string private_key_to_pem(EVP_PKEY* key) {
 }
 
 void write_file_atomically(const std::string& path, std::string_view data, mode_t mode) {
-  std::string tmp = path + ".tmp";
-  auto fail = [&](std::string_view step) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return TlsError("tls: cannot write " + path + " (" + std::string(step) +
-                    "): " + std::strerror(e));
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw fail("open");
-  if (::fchmod(fd, mode) != 0) {
-    ::close(fd);
-    throw fail("chmod");
+  try {
+    files::write_file_atomically(path, data, mode);
+  } catch (const std::runtime_error& e) {
+    throw TlsError(std::string("tls: ") + e.what());
   }
-  const char* p = data.data();
-  std::size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      throw fail("write");
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  int synced = ::fsync(fd);
-  if (::close(fd) != 0 || synced != 0) throw fail("sync");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) throw fail("rename");
 }
 
 }  // namespace derp::tls
