@@ -75,7 +75,13 @@ ClientInfoResult parse_client_info_json(std::string_view text) {
   }
   if (const auto* v = find_key(doc, "AppName"); v && !v->is_null()) {
     if (!v->is_string()) return {std::nullopt, "ClientInfo AppName is not a string"};
-    info.app_name = v->get<std::string>();
+    const auto& name = v->get_ref<const std::string&>();
+    std::size_t keep = std::min(name.size(), kMaxAppNameBytes);
+    // Back off to the start of a UTF-8 character (continuation bytes are 10xxxxxx).
+    if (keep < name.size()) {
+      while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;
+    }
+    info.app_name = name.substr(0, keep);
   }
   return {info, {}};
 }

@@ -1,6 +1,7 @@
 // The JSON bodies sealed inside ClientInfo and ServerInfo (protocol §3.4).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
@@ -10,11 +11,15 @@
 
 namespace derp::protocol {
 
+inline constexpr std::size_t kMaxAppNameBytes = 64;
+
 struct ClientInfo {
   std::optional<KeyBytes> mesh_key;  // present only when the client sent a valid one
   int version = 0;
   bool can_ack_pings = false;
   bool is_prober = false;
+  // At most kMaxAppNameBytes: a client may send up to 256 KiB here, and the node keeps it for the
+  // connection's life (400 such clients once cost 100 MiB). Cut on a UTF-8 character boundary.
   std::string app_name;
 };
 

@@ -32,6 +32,19 @@ TEST(ClientInfoJson, FieldsAndCaseInsensitiveKeys) {
   EXPECT_EQ(r.info->app_name, "x");
 }
 
+TEST(ClientInfoJson, AppNameIsKeptToItsFirst64BytesOnACharacterBoundary) {
+  const std::string huge(261900, 'a');
+  auto r = parse_client_info_json(R"({"AppName":")" + huge + R"("})");
+  ASSERT_TRUE(r.info) << r.error;
+  EXPECT_EQ(r.info->app_name, std::string(kMaxAppNameBytes, 'a'));
+  // 63 ASCII bytes then "é" (2 bytes): the cut would split it, so it goes whole.
+  r = parse_client_info_json(R"({"AppName":")" + std::string(63, 'b') + "\u00e9xyz\"}");
+  ASSERT_TRUE(r.info) << r.error;
+  EXPECT_EQ(r.info->app_name, std::string(63, 'b'));
+  r = parse_client_info_json(R"({"AppName":"tailscaled"})");
+  EXPECT_EQ(r.info->app_name, "tailscaled");
+}
+
 TEST(ClientInfoJson, EmptyObjectIsFine) {
   auto r = parse_client_info_json("{}");
   ASSERT_TRUE(r.info);
