@@ -25,6 +25,7 @@
 #include "relay/server/drain_controller.h"
 #include "relay/server/metrics_export.h"
 #include "relay/server/server.h"
+#include "relay/tls/allocator_tuning.h"
 #include "relay/tls/server_context.h"
 #include "stun/stun_server.h"
 
@@ -295,6 +296,20 @@ int run_node(const Options& options) {
     });
   };
   if (certs) arm_reload();
+  // Memory freed after a burst goes back to the kernel (allocator_tuning.h says why it stays).
+  asio::steady_timer trim_timer(control);
+  std::function<void()> arm_trim = [&] {
+    trim_timer.expires_after(std::chrono::seconds(10));
+    trim_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      constexpr std::size_t kKeepFreeBytes = 64u << 20;
+      if (std::size_t was_free = tls::give_back_freed_memory(kKeepFreeBytes)) {
+        spdlog::info("gave {} MiB of freed memory back to the system", was_free >> 20);
+      }
+      arm_trim();
+    });
+  };
+  arm_trim();
   // SIGTERM/SIGINT: drain (clients move to siblings), then stop once empty or when the grace
   // time is over; a second signal stops at once.
   asio::steady_timer grace_timer(control);
@@ -305,6 +320,7 @@ int run_node(const Options& options) {
     stopping = true;
     spdlog::info("shutting down: {}", why);
     reload_timer.cancel();
+    trim_timer.cancel();
     grace_timer.cancel();
     signals.cancel();
     control.stop();
