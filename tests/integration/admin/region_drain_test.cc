@@ -62,7 +62,10 @@ constexpr bool kSlowBuild = false;
 #else
 constexpr bool kSlowBuild = false;
 #endif
-constexpr double kMaxLossPercent = kSlowBuild ? 2.0 : 0.5;
+// Sanitizer builds: the SIGTERM shape runs 10 s, so the ~20 packets in flight through the exiting
+// node are 2.0-2.5 % of a pair's flow there (seen in CI on 2 shared cores); the gap bound and the
+// 0.5 % of normal builds are what catch a drain that strands clients.
+constexpr double kMaxLossPercent = kSlowBuild ? 3.0 : 0.5;
 constexpr long long kMaxGapMs = kSlowBuild ? 1000 : 250;
 
 long long ms_between(Clock::time_point from, Clock::time_point to) {
