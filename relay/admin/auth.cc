@@ -1,11 +1,14 @@
 #include "relay/admin/auth.h"
 
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+
+#include "relay/files/secret_permissions.h"
 
 namespace derp::admin {
 
@@ -27,6 +30,9 @@ std::string read_token_file(const std::string& path) {
     throw std::runtime_error("admin token file " + path + ": the token must be at least 16 " +
                              "characters on the first line, got " + std::to_string(token.size()) +
                              "; e.g. `openssl rand -hex 32 > " + path + "`");
+  }
+  if (auto exposure = files::secret_file_exposure(path); !exposure.empty()) {
+    spdlog::warn("admin token file {} {}", path, exposure);
   }
   return token;
 }

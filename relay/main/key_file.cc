@@ -1,7 +1,6 @@
 #include "relay/main/key_file.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,6 +9,7 @@
 #include <stdexcept>
 
 #include "relay/files/atomic_file.h"
+#include "relay/files/secret_permissions.h"
 
 namespace derp::main {
 namespace {
@@ -50,10 +50,8 @@ protocol::NodePrivate load_or_create_key_file(const std::filesystem::path& path)
   }
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto key = parse_key_file_text(text, path);
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    spdlog::warn("key file {} is readable by group or others (mode {:o}); chmod 600 it",
-                 path.string(), st.st_mode & 0777);
+  if (auto exposure = files::secret_file_exposure(path); !exposure.empty()) {
+    spdlog::warn("key file {} {}", path.string(), exposure);
   }
   return key;
 }

@@ -1,8 +1,12 @@
 #include "relay/main/mesh_key_file.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fstream>
 #include <stdexcept>
 #include <string>
+
+#include "relay/files/secret_permissions.h"
 
 namespace derp::main {
 
@@ -24,7 +28,12 @@ protocol::KeyBytes read_mesh_key_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("mesh key file " + path.string() + ": cannot be read");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_mesh_key(text, "file " + path.string());
+  auto key = parse_mesh_key(text, "file " + path.string());
+  // Anyone holding the mesh key can join the region and watch every client's presence.
+  if (auto exposure = files::secret_file_exposure(path); !exposure.empty()) {
+    spdlog::warn("mesh key file {} {}", path.string(), exposure);
+  }
+  return key;
 }
 
 }  // namespace derp::main

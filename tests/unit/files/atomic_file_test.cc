@@ -1,4 +1,5 @@
-// Secret files are written so that nothing planted beside them can redirect the write.
+// Secret files are written so that nothing planted beside them can redirect the write, and an
+// operator is told when one can be read by others.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "relay/files/atomic_file.h"
+#include "relay/files/secret_permissions.h"
 
 namespace derp::files {
 namespace {
@@ -82,6 +84,23 @@ TEST(AtomicFile, AMissingFolderIsAClearError) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(SecretPermissions, OnlyTheOwnerMayRead) {
+  TempFolder dir;
+  const fs::path secret = dir.path / "mesh.key";
+  write_file_atomically(secret, "00", 0600);
+  EXPECT_EQ(secret_file_exposure(secret), "");
+  fs::permissions(secret, fs::perms(0640));
+  EXPECT_EQ(secret_file_exposure(secret),
+            "is readable by group or others (mode 640); chmod 600 it");
+  fs::permissions(secret, fs::perms(0604));
+  EXPECT_NE(secret_file_exposure(secret), "");
+  // Through a symlink, the file read is what counts.
+  fs::permissions(secret, fs::perms(0600));
+  fs::create_symlink(secret, dir.path / "link");
+  EXPECT_EQ(secret_file_exposure(dir.path / "link"), "");
+  EXPECT_EQ(secret_file_exposure(dir.path / "missing"), "");
 }
 
 }  // namespace
