@@ -1,5 +1,6 @@
 #include "relay/tls/ip_cert.h"
 
+#include "relay/files/atomic_file.h"
 #include "relay/tls/cert_builder.h"
 #include "relay/tls/cert_fields.h"
 #include "relay/tls/pem_files.h"
@@ -18,8 +19,8 @@ GeneratedIpCert write_self_signed_ip_cert(const std::string& cert_path, const st
   X509Ptr cert = issue_cert(spec, key.get());
 
   // The key first: a certificate without its key would make the next start fail differently.
-  write_file_atomically(key_path, private_key_to_pem(key.get()), 0600);
-  write_file_atomically(cert_path, cert_to_pem(cert.get()), 0644);
+  files::write_file_atomically(key_path, private_key_to_pem(key.get()), 0600);
+  files::write_file_atomically(cert_path, cert_to_pem(cert.get()), 0644);
 
   GeneratedIpCert out;
   out.sha256_hex = der_sha256_hex(cert.get());

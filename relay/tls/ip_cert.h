@@ -12,7 +12,7 @@ struct GeneratedIpCert {
 
 // Writes `cert_path` (0644) and `key_path` (0600): ECDSA P-256 key, random 128-bit serial,
 // CN = ip, IP SAN, valid for one year, KeyUsage digitalSignature+keyEncipherment, EKU serverAuth.
-// Throws TlsError.
+// Throws TlsError, or std::runtime_error when a file cannot be written (relay/files).
 GeneratedIpCert write_self_signed_ip_cert(const std::string& cert_path, const std::string& key_path,
                                           const std::string& ip);
 

@@ -1,9 +1,5 @@
 #include "relay/tls/pem_files.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -12,7 +8,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "relay/files/atomic_file.h"
 #include "relay/tls/tls_error.h"
 
 namespace derp::tls {
@@ -81,14 +76,6 @@ std::string private_key_to_pem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   return bio_text(bio.get());
-}
-
-void write_file_atomically(const std::string& path, std::string_view data, mode_t mode) {
-  try {
-    files::write_file_atomically(path, data, mode);
-  } catch (const std::runtime_error& e) {
-    throw TlsError(std::string("tls: ") + e.what());
-  }
 }
 
 }  // namespace derp::tls

@@ -20,8 +20,4 @@ EvpPkeyPtr read_private_key_file(const std::string& path);
 std::string cert_to_pem(X509* cert);
 std::string private_key_to_pem(EVP_PKEY* key);  // PKCS#8 "PRIVATE KEY"
 
-// Writes `data` to `path` through a temporary file and rename, so readers never see a partial
-// file; the result has exactly `mode` whatever the umask. Throws TlsError.
-void write_file_atomically(const std::string& path, std::string_view data, mode_t mode);
-
 }  // namespace derp::tls

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "relay/files/atomic_file.h"
 #include "relay/tls/cert_builder.h"
 #include "relay/tls/hostname.h"
 #include "relay/tls/pem_files.h"
@@ -44,10 +45,10 @@ TestPki write_test_pki(const std::string& dir, const std::vector<std::string>& n
   if (!base.ends_with('/')) base += '/';
   std::string stem = cert_file_stem(names.front());
   TestPki pki{base + "ca.pem", base + "ca.key", base + stem + ".crt", base + stem + ".key"};
-  write_file_atomically(pki.ca_cert, cert_to_pem(ca.get()), 0644);
-  write_file_atomically(pki.ca_key, private_key_to_pem(ca_key.get()), 0600);
-  write_file_atomically(pki.leaf_key, private_key_to_pem(leaf_key.get()), 0600);
-  write_file_atomically(pki.leaf_cert, cert_to_pem(leaf.get()), 0644);
+  files::write_file_atomically(pki.ca_cert, cert_to_pem(ca.get()), 0644);
+  files::write_file_atomically(pki.ca_key, private_key_to_pem(ca_key.get()), 0600);
+  files::write_file_atomically(pki.leaf_key, private_key_to_pem(leaf_key.get()), 0600);
+  files::write_file_atomically(pki.leaf_cert, cert_to_pem(leaf.get()), 0644);
   return pki;
 }
 

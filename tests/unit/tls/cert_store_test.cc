@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "relay/files/atomic_file.h"
 #include "relay/tls/cert_fields.h"
 #include "relay/tls/pem_files.h"
 #include "relay/tls/server_context.h"
@@ -155,7 +156,7 @@ TEST(CertStore, ReloadPicksUpReplacedCertAndSurvivesBrokenFiles) {
   EXPECT_EQ(r.peer_chain_sha256[0], old_sha) << "holders of the old context keep it";
 
   auto good_ctx = store.current();
-  write_file_atomically(dir.file("localhost.crt"), "not a certificate\n", 0644);
+  files::write_file_atomically(dir.file("localhost.crt"), "not a certificate\n", 0644);
   EXPECT_FALSE(store.reload_if_changed(error));
   EXPECT_NE(error.find("localhost.crt"), std::string::npos) << error;
   EXPECT_NE(error.find("keeping the previous certificate"), std::string::npos) << error;
