@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   add_mesh_commands(app, g, action);
   add_drain_commands(app, g, action);
   add_region_commands(app, g, action);
+  add_limits_commands(app, g, action);
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "derpctl/admin_connection.h"
+#include "derpctl/limits_text.h"
 #include "derpctl/output.h"
 #include "derpctl/state_text.h"
 
@@ -41,6 +42,13 @@ int run_status(const Globals& g) {
   t.add({"clients", std::to_string(st.clients()) + " (" + std::to_string(st.home_clients()) +
                         " home, " + std::to_string(st.mesh_peers()) + " mesh peers)"});
   t.add({"known keys", std::to_string(st.known_keys())});
+  if (st.has_limits()) {
+    const auto& l = st.limits();
+    t.add({"connection limits", "max " + limit_text(l.max_connections()) + ", per IP " +
+                                    limit_text(l.max_connections_per_ip()) + ", accept rate " +
+                                    accept_rate_text(l)});
+    t.add({"connections refused", refused_text(l)});
+  }
   t.add({"packets in/out",
          std::to_string(st.packets_received()) + " / " + std::to_string(st.packets_sent())});
   t.add(

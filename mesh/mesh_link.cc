@@ -118,6 +118,7 @@ asio::awaitable<void> MeshLink::run() {
         std::lock_guard lock(mu_);
         health_.peer_key = c->server_key();
       }
+      if (options_.on_sibling_address) options_.on_sibling_address(c->remote_address());
       current_ = c;
       co_await serve(c);
       current_.reset();

@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +48,9 @@ struct MeshLinkOptions {
   // a sibling that goes silent (partition, dead host) must break the link so its routes go.
   std::chrono::seconds tcp_keepalive_idle{600};
   std::chrono::milliseconds tcp_user_timeout{15000};
+  // Told the sibling's address each time the link connects, so the node's connection limits can
+  // exempt the sibling's own link into this node.
+  std::function<void(const boost::asio::ip::address&)> on_sibling_address;
 };
 
 class MeshLink : public server::MeshForwarder, public std::enable_shared_from_this<MeshLink> {

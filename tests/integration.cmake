@@ -52,3 +52,10 @@ derp_unit_test(mesh_tls_test
   DEPS derp_test_support
   LABELS integration)
 add_dependencies(mesh_tls_test derpd)
+
+# Connection limits and the descriptor reserve (relay/limits), with derpctl.
+derp_unit_test(connection_limits_test
+  SOURCES integration/connection_limits_test.cc
+  DEPS derp_test_support nlohmann_json::nlohmann_json
+  LABELS integration)
+add_dependencies(connection_limits_test derpd derpctl)

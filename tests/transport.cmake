@@ -1,1 +1,3 @@
-derp_unit_test(transport_test SOURCES unit/transport/port_group_test.cc DEPS derp_transport)
+derp_unit_test(transport_test
+  SOURCES unit/transport/port_group_test.cc unit/transport/ip_prefix_test.cc
+  DEPS derp_transport)

@@ -158,7 +158,11 @@ AdminEndpoint::AdminEndpoint(AdminEndpointConfig config, server::Server& server,
     }
     builder.AddListeningPort(config_.tcp_listen, creds, &tcp_port);
   }
+  // gRPC creates the unix socket inside BuildAndStart with the process umask: without a
+  // restrictive one, the socket would be open to every local user until the chmod below.
+  const mode_t previous_umask = ::umask(0117);
   grpc_server_ = builder.BuildAndStart();
+  ::umask(previous_umask);
   if (!grpc_server_ || (!config_.tcp_listen.empty() && tcp_port == 0)) {
     std::string what =
         config_.tcp_listen.empty() ? "unix:" + config_.socket_path : config_.tcp_listen;
@@ -167,7 +171,13 @@ AdminEndpoint::AdminEndpoint(AdminEndpointConfig config, server::Server& server,
                              " (address in use, or not an address of this host?)");
   }
   if (!config_.socket_path.empty()) {
-    ::chmod(config_.socket_path.c_str(), 0660);
+    if (::chmod(config_.socket_path.c_str(), 0660) != 0) {
+      const std::string error = std::strerror(errno);
+      grpc_server_->Shutdown();
+      grpc_server_.reset();
+      throw std::runtime_error("admin API: cannot set mode 0660 on " + config_.socket_path + ": " +
+                               error);
+    }
     addresses_.push_back("unix:" + config_.socket_path);
   }
   if (!config_.tcp_listen.empty()) {

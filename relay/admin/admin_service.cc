@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <mutex>
 
 #include "relay/admin/client_query.h"
@@ -128,6 +130,7 @@ Status AdminService::GetNodeStatus(Ctx* ctx, const pb::GetNodeStatusRequest*, pb
   auto progress = drain_.progress();
   to_proto(progress, *out->mutable_drain());
   out->set_serving(progress.state == server::DrainState::kServing);
+  if (facts_.limits) to_proto(facts_.limits->stats(), *out->mutable_limits());
   auto mesh = server::wait_at_most(mesh_count, kWorkerAnswerLimit);
   if (!mesh) return workers_too_slow();
   std::uint64_t mesh_peers = 0;
@@ -340,6 +343,35 @@ Status AdminService::Undrain(Ctx* ctx, const pb::UndrainRequest*, pb::UndrainRes
   }
   spdlog::info("admin: undrained, serving again");
   to_proto(drain_.progress(), *out->mutable_status());
+  return Status::OK;
+}
+
+Status AdminService::SetConnectionLimits(Ctx* ctx, const pb::SetConnectionLimitsRequest* req,
+                                         pb::ConnectionLimits* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (!facts_.limits) return {StatusCode::UNIMPLEMENTED, "this node has no connection limits"};
+  auto settings = facts_.limits->stats().settings;
+  if (req->has_max_connections()) settings.max_connections = req->max_connections();
+  if (req->has_max_connections_per_ip()) settings.max_per_ip = req->max_connections_per_ip();
+  if (req->has_accept_rate()) {
+    const double rate = req->accept_rate();
+    if (std::isnan(rate) || rate < 0) {
+      return {StatusCode::INVALID_ARGUMENT, "accept_rate must be a number >= 0 (0 or inf: none)"};
+    }
+    settings.accept_rate = rate == 0 ? std::numeric_limits<double>::infinity() : rate;
+  }
+  if (req->has_accept_burst()) {
+    if (req->accept_burst() == 0) {
+      return {StatusCode::INVALID_ARGUMENT, "accept_burst must be at least 1"};
+    }
+    settings.accept_burst = req->accept_burst();
+  }
+  facts_.limits->update(settings);
+  spdlog::info(
+      "connection limits set through the admin API: max {}, per IP {}, accept rate {}/s "
+      "(burst {}); 0 means none",
+      settings.max_connections, settings.max_per_ip, settings.accept_rate, settings.accept_burst);
+  to_proto(facts_.limits->stats(), *out);
   return Status::OK;
 }
 

@@ -37,6 +37,8 @@ class AdminService final : public ::derpd::admin::v1::Admin::Service {
                      grpc::ServerWriter<::derpd::admin::v1::DrainProgress>*) override;
   grpc::Status Undrain(Ctx*, const ::derpd::admin::v1::UndrainRequest*,
                        ::derpd::admin::v1::UndrainResponse*) override;
+  grpc::Status SetConnectionLimits(Ctx*, const ::derpd::admin::v1::SetConnectionLimitsRequest*,
+                                   ::derpd::admin::v1::ConnectionLimits*) override;
 
  private:
   server::Server& server_;

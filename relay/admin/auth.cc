@@ -9,6 +9,8 @@
 #include <stdexcept>
 
 #include "relay/files/secret_permissions.h"
+#include "relay/logging/log_throttle.h"
+#include "relay/logging/printable.h"
 
 namespace derp::admin {
 
@@ -47,8 +49,9 @@ bool token_matches(std::string_view presented, std::string_view expected) {
   return sodium_memcmp(a, b, sizeof a) == 0;
 }
 
-grpc::Status authorize(const grpc::ServerContext& context, const AuthPolicy& policy) {
-  if (context.peer().rfind("unix:", 0) == 0) return grpc::Status::OK;
+namespace {
+
+grpc::Status check_credentials(const grpc::ServerContext& context, const AuthPolicy& policy) {
   if (policy.mtls) {
     auto auth = context.auth_context();
     if (auth && auth->IsPeerAuthenticated()) return grpc::Status::OK;
@@ -71,6 +74,41 @@ grpc::Status authorize(const grpc::ServerContext& context, const AuthPolicy& pol
           policy.mtls ? "a client certificate signed by derpd's --admin-tls-client-ca is required"
                       : "send the token of derpd's --admin-token-file as "
                         "'authorization: Bearer <token>' metadata (derpctl --token-file)"};
+}
+
+logging::LogThrottle& failure_log() {
+  static logging::LogThrottle throttle(std::chrono::seconds(10));
+  return throttle;
+}
+
+}  // namespace
+
+grpc::Status authorize(const grpc::ServerContext& context, const AuthPolicy& policy) {
+  if (context.peer().rfind("unix:", 0) == 0) return grpc::Status::OK;
+  const std::string peer = peer_host(context.peer());
+  const auto now = AuthFailures::Clock::now();
+  if (policy.failures) {
+    if (auto wait = policy.failures->locked_for(peer, now); wait > wait.zero()) {
+      const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+      return {
+          grpc::StatusCode::UNAUTHENTICATED,
+          "too many failed attempts from this address; retry in " + std::to_string(seconds) + " s"};
+    }
+  }
+  grpc::Status status = check_credentials(context, policy);
+  if (status.ok()) {
+    if (policy.failures) policy.failures->record_success(peer);
+    return status;
+  }
+  const int failures = policy.failures ? policy.failures->record_failure(peer, now) : 1;
+  // The peer string comes from gRPC, not the client, but is still escaped: it ends up in logs.
+  if (auto passed = failure_log().allow(peer, now)) {
+    spdlog::warn("admin API: refused a call from {} ({} failures within {} s{}): {}{}",
+                 logging::printable(peer), failures, AuthFailures::kWindow.count(),
+                 failures >= AuthFailures::kMaxFailures ? ", locked out for 30 s" : "",
+                 status.error_message(), logging::LogThrottle::suffix(*passed));
+  }
+  return status;
 }
 
 }  // namespace derp::admin

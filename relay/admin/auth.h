@@ -6,8 +6,12 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
+#include <memory>
+
 #include <string>
 #include <string_view>
+
+#include "relay/admin/auth_failures.h"
 
 namespace derp::admin {
 
@@ -21,10 +25,13 @@ bool token_matches(std::string_view presented, std::string_view expected);
 struct AuthPolicy {
   std::string token;  // "" when no token is configured
   bool mtls = false;  // the TCP listener verifies client certificates
+  // Failed attempts per peer (shared by every call); null turns the lockout off.
+  std::shared_ptr<AuthFailures> failures = std::make_shared<AuthFailures>();
 };
 
 // OK for unix-socket peers, verified mTLS peers and a matching "authorization: Bearer <token>";
-// UNAUTHENTICATED otherwise, with what to send.
+// UNAUTHENTICATED otherwise, with what to send. Failures are logged (one line per peer per 10 s)
+// and a peer that keeps failing is locked out for a while (auth_failures.h).
 grpc::Status authorize(const grpc::ServerContext& context, const AuthPolicy& policy);
 
 }  // namespace derp::admin

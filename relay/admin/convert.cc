@@ -154,4 +154,22 @@ std::optional<protocol::NodePublic> parse_client_key(std::string_view text) {
   return protocol::parse_node_public(text);
 }
 
+void to_proto(const limits::ConnectionLimitStats& s, pb::ConnectionLimits& out) {
+  out.set_max_connections(s.settings.max_connections);
+  out.set_max_connections_per_ip(s.settings.max_per_ip);
+  out.set_accept_rate(s.settings.accept_rate);
+  out.set_accept_burst(s.settings.accept_burst);
+  out.set_open(s.open);
+  out.set_open_exempt(s.open_exempt);
+  out.set_source_ips(s.source_ips);
+  out.set_accepted(s.accepted);
+  for (std::size_t r = 1; r < limits::kRefusalCount; ++r) {
+    (*out.mutable_refused())[std::string(limits::to_string(static_cast<limits::Refusal>(r)))] =
+        s.refused[r];
+  }
+  out.set_descriptor_limit(s.descriptor_limit);
+  out.set_descriptor_reserve(s.descriptor_reserve);
+  for (const auto& e : s.exempt) out.add_exempt(e);
+}
+
 }  // namespace derp::admin

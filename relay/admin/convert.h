@@ -27,6 +27,7 @@ void to_proto(const server::ClientEvent& e, std::chrono::system_clock::time_poin
 void to_proto(const server::DrainProgress& p, pb::DrainStatus& out);
 void to_proto(const MeshLinkHealthData& m, pb::MeshLinkHealth& out);
 void to_proto(const CertSummary& c, pb::TlsCertificate& out);
+void to_proto(const limits::ConnectionLimitStats& s, pb::ConnectionLimits& out);
 pb::DrainState to_proto(server::DrainState s);
 pb::MeshLinkState to_proto(server::MeshLinkState s);
 

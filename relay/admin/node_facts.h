@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "relay/limits/connection_limits.h"
 #include "relay/server/mesh_forwarder.h"
 
 namespace derp::admin {
@@ -45,6 +47,7 @@ struct NodeFacts {
   std::function<std::optional<CertSummary>()> cert;  // empty or nullopt: plain HTTP
   MeshHealthProvider mesh;                           // empty: no mesh
   double drain_rate = 500;  // clients per second of a Drain that names no rate (--drain-rate)
+  std::shared_ptr<limits::ConnectionLimits> limits;  // null: the node has none
 };
 
 }  // namespace derp::admin

@@ -33,6 +33,12 @@ DerpClient::DerpClient(std::unique_ptr<ByteStream> stream) : stream_(std::move(s
 
 DerpClient::~DerpClient() = default;
 
+asio::ip::address DerpClient::remote_address() const {
+  boost::system::error_code ec;
+  auto endpoint = stream_->socket().remote_endpoint(ec);
+  return ec ? asio::ip::address() : endpoint.address();
+}
+
 void DerpClient::close() {
   stream_->close();
 }

@@ -117,6 +117,8 @@ class DerpClient {
   const protocol::NodePublic& server_key() const { return server_key_; }
   const protocol::NodePublic& public_key() const { return public_key_; }
   bool used_fast_start() const { return fast_start_; }
+  // The server's address as connected to; unspecified once the connection is gone.
+  boost::asio::ip::address remote_address() const;
   void close();
 
  private:

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +21,7 @@
 #include "relay/http/peer_address.h"
 #include "relay/http/socket_connection.h"
 #include "relay/http/websocket_connection.h"
+#include "relay/logging/log_throttle.h"
 #include "relay/server/ask_workers.h"
 #include "relay/tls/tls_socket.h"
 #include "relay/transport/plain_socket.h"
@@ -176,7 +179,8 @@ asio::awaitable<HeaderScan> read_request_header(Stream& stream, beast::flat_buff
 template <class Stream>
 asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& stream,
                                  server::Worker& worker, server::ConnectionInfo info,
-                                 std::shared_ptr<PreUpgradeGuard> guard, bool debug_peer) {
+                                 std::shared_ptr<PreUpgradeGuard> guard, bool debug_peer,
+                                 limits::ConnectionSlot& slot) {
   beast::flat_buffer buffer;
   for (;;) {
     const HeaderScan header = co_await read_request_header(stream, buffer);
@@ -227,7 +231,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
                                : derp_upgrade_response(st->server.public_key().to_hex());
       auto transport = derp_transport(std::move(stream));
       auto conn = std::make_shared<SocketConnection<decltype(transport)>>(
-          st->server, worker, std::move(transport), std::move(info));
+          st->server, worker, std::move(transport), std::move(info), std::move(slot));
       auto leftover = buffer.data();
       conn->start(prefix, asio::const_buffer(leftover.data(), leftover.size()));
       co_return;
@@ -249,7 +253,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
       info.transport = server::TransportKind::kWebSocket;
       info.not_ideal = route.not_ideal;
       auto conn = std::make_shared<WebSocketConnection<Stream>>(st->server, worker, std::move(ws),
-                                                                std::move(info));
+                                                                std::move(info), std::move(slot));
       conn->start("", {});
       co_return;
     }
@@ -265,7 +269,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
 }
 
 asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp::socket socket,
-                                       server::Worker& worker) {
+                                       server::Worker& worker, limits::ConnectionSlot slot) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   server::ConnectionInfo info;
@@ -286,32 +290,109 @@ asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp
       co_return;
     }
     info.transport = server::TransportKind::kTls;
-    co_await serve_http(st, stream, worker, std::move(info), guard, debug_peer);
+    co_await serve_http(st, stream, worker, std::move(info), guard, debug_peer, slot);
   } else {
     guard->watch(&socket);
     info.transport = server::TransportKind::kPlainHttp;
-    co_await serve_http(st, socket, worker, std::move(info), guard, debug_peer);
+    co_await serve_http(st, socket, worker, std::move(info), guard, debug_peer, slot);
   }
+}
+
+// One line per kind of accept trouble per 10 s for the whole node, not one per connection.
+logging::LogThrottle& accept_log_throttle() {
+  static logging::LogThrottle throttle(std::chrono::seconds(10));
+  return throttle;
+}
+
+void log_refusal(const HttpFront::State& st, limits::Refusal reason,
+                 const server::ConnectionInfo& info) {
+  const auto now = std::chrono::steady_clock::now();
+  auto passed =
+      accept_log_throttle().allow(std::string("refused:") + std::string(to_string(reason)), now);
+  if (!passed) return;
+  const char* what = reason == limits::Refusal::kDescriptors  ? "file descriptors nearly exhausted"
+                     : reason == limits::Refusal::kAcceptRate ? "over --accept-connection-limit"
+                     : reason == limits::Refusal::kMaxConnections ? "at --max-connections"
+                                                                  : "at --max-connections-per-ip";
+  spdlog::warn("port {}: refused a connection from {}: {}{}", st.config.port, info.remote_text,
+               what, logging::LogThrottle::suffix(*passed));
+}
+
+bool is_descriptor_shortage(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+// Closes at once with a reset: a refused stranger gets no TIME_WAIT state on this side.
+void close_refused(tcp::socket& socket) {
+  boost::system::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<HttpFront::State> st,
                                   std::shared_ptr<tcp::acceptor> acceptor, server::Worker& worker) {
+  // While descriptors are short, pause accepting (the kernel keeps queueing in the backlog) with
+  // a growing pause, and say so once per episode instead of once per failed accept.
+  std::chrono::milliseconds pause_for{0};
+  std::uint64_t failed_in_episode = 0;
   for (;;) {
     boost::system::error_code ec;
     tcp::socket socket =
         co_await acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (!acceptor->is_open() || ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("accept on port {} failed: {}", st->config.port, ec.message());
-      if (ec == asio::error::no_descriptors) {
-        // Out of file descriptors: back off briefly instead of spinning.
-        asio::steady_timer pause(worker.io(), std::chrono::milliseconds(100));
+      if (is_descriptor_shortage(ec)) {
+        // Once per episode per worker, and once per 10 s for the whole port.
+        auto passed = failed_in_episode++ == 0 ? accept_log_throttle().allow(
+                                                     "fd-short:" + std::to_string(st->config.port),
+                                                     std::chrono::steady_clock::now())
+                                               : std::nullopt;
+        if (passed) {
+          spdlog::warn(
+              "port {}: out of file descriptors ({}); pausing accepts until some close "
+              "(raise LimitNOFILE / ulimit -n, or lower --max-connections){}",
+              st->config.port, ec.message(), logging::LogThrottle::suffix(*passed));
+        }
+        pause_for = std::clamp(pause_for * 2, std::chrono::milliseconds(50),
+                               std::chrono::milliseconds(1000));
+        asio::steady_timer pause(worker.io(), pause_for);
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      } else if (auto passed = accept_log_throttle().allow("accept-error",
+                                                           std::chrono::steady_clock::now())) {
+        spdlog::warn("accept on port {} failed: {}{}", st->config.port, ec.message(),
+                     logging::LogThrottle::suffix(*passed));
       }
       continue;
     }
+    if (failed_in_episode > 0) {
+      if (auto passed = accept_log_throttle().allow("fd-ok:" + std::to_string(st->config.port),
+                                                    std::chrono::steady_clock::now())) {
+        spdlog::info("port {}: accepting again after {} accepts failed for lack of descriptors{}",
+                     st->config.port, failed_in_episode, logging::LogThrottle::suffix(*passed));
+      }
+      failed_in_episode = 0;
+      pause_for = std::chrono::milliseconds(0);
+    }
+    limits::ConnectionSlot slot;
+    if (st->config.limits) {
+      auto remote = socket.remote_endpoint(ec);
+      if (ec) {
+        close_refused(socket);
+        continue;
+      }
+      auto admission = st->config.limits->admit(remote.address(), socket.native_handle(),
+                                                std::chrono::steady_clock::now());
+      if (!admission.slot) {
+        log_refusal(*st, admission.refused, connection_info_for(remote));
+        close_refused(socket);
+        continue;
+      }
+      slot = std::move(admission.slot);
+    }
     transport::set_tcp_options(socket, st->config.tcp.keepalive_idle, st->config.tcp.user_timeout);
-    asio::co_spawn(worker.io(), serve_connection(st, std::move(socket), worker), asio::detached);
+    asio::co_spawn(worker.io(), serve_connection(st, std::move(socket), worker, std::move(slot)),
+                   asio::detached);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "relay/http/routes.h"
+#include "relay/limits/connection_limits.h"
 #include "relay/server/server.h"
 
 namespace derp::http {
@@ -31,6 +32,9 @@ struct ListenerConfig {
   // reloaded certificate applies to new connections at once.
   std::function<std::shared_ptr<boost::asio::ssl::context>()> tls_context;
   std::chrono::seconds pre_upgrade_timeout{30};  // TLS handshake + request headers
+  // Checked for every accepted connection (relay/limits); null admits everything. Shared by every
+  // listener of the node, so the limits count connections on all of them together.
+  std::shared_ptr<limits::ConnectionLimits> limits;
 };
 
 // Bodies for /debug/vars and /debug/varz, produced on demand.

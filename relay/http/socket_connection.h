@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "relay/limits/connection_limits.h"
 #include "relay/server/client_session.h"
 #include "relay/server/worker.h"
 #include "relay/transport/io_result.h"
@@ -32,10 +33,11 @@ class SocketConnection : public server::SessionTransport,
                          public std::enable_shared_from_this<SocketConnection<Transport>> {
  public:
   SocketConnection(server::Server& server, server::Worker& worker, Transport transport,
-                   server::ConnectionInfo info)
+                   server::ConnectionInfo info, limits::ConnectionSlot slot = {})
       : worker_(worker),
         transport_(std::move(transport)),
-        session_(server, worker, *this, std::move(info)) {}
+        session_(server, worker, *this, std::move(info)),
+        slot_(std::move(slot)) {}
 
   // `prefix` is written before the ServerKey frame; `leftover` holds bytes the HTTP parser read
   // past the request (a fast-start client's ClientInfo).
@@ -160,6 +162,7 @@ class SocketConnection : public server::SessionTransport,
   server::Worker& worker_;
   Transport transport_;
   server::ClientSession session_;
+  limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
   bool closed_ = false;

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "relay/limits/connection_limits.h"
 #include "relay/server/client_session.h"
 #include "relay/server/worker.h"
 #include "relay/transport/socket_calls.h"
@@ -36,8 +37,10 @@ class WebSocketConnection : public server::SessionTransport,
   using Stream = boost::beast::websocket::stream<Next>;
 
   WebSocketConnection(server::Server& server, server::Worker& worker, Stream stream,
-                      server::ConnectionInfo info)
-      : stream_(std::move(stream)), session_(server, worker, *this, std::move(info)) {}
+                      server::ConnectionInfo info, limits::ConnectionSlot slot = {})
+      : stream_(std::move(stream)),
+        session_(server, worker, *this, std::move(info)),
+        slot_(std::move(slot)) {}
 
   // `prefix` is written before the ServerKey frame; `leftover` holds bytes the HTTP parser read
   // past the request (a fast-start client's ClientInfo).
@@ -213,6 +216,7 @@ class WebSocketConnection : public server::SessionTransport,
 
   Stream stream_;
   server::ClientSession session_;
+  limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
   std::unique_ptr<std::uint8_t[]> read_buf_;
   std::vector<std::uint8_t> write_buf_;
   std::size_t write_offset_ = 0;  // the next message starts here

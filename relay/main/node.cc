@@ -17,7 +17,10 @@
 #include "mesh/mesh_peers.h"
 #include "relay/admin/admin_endpoint.h"
 #include "relay/http/http_front.h"
+#include "relay/limits/connection_limit_metrics.h"
+#include "relay/limits/connection_limits.h"
 #include "relay/main/admin_wiring.h"
+#include "relay/main/descriptor_limit.h"
 #include "relay/main/host_port.h"
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_key_file.h"
@@ -77,6 +80,28 @@ std::chrono::milliseconds ms(std::chrono::duration<Rep, Period> d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
 
+std::shared_ptr<limits::ConnectionLimits> make_connection_limits(const Options& o) {
+  limits::ConnectionLimitSettings settings;
+  settings.max_connections = o.max_connections;
+  settings.max_per_ip = o.max_connections_per_ip;
+  settings.accept_rate = o.accept_connection_limit;
+  settings.accept_burst = static_cast<std::uint64_t>(o.accept_connection_burst);
+  std::vector<transport::IpPrefix> exempt;
+  try {
+    exempt = transport::parse_prefix_list(o.connection_limit_exempt);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("--connection-limit-exempt: ") + e.what());
+  }
+  const std::uint64_t descriptors = raise_descriptor_limit();
+  auto limits =
+      limits::ConnectionLimits::create(settings, std::move(exempt), current_descriptor_limit);
+  if (descriptors > 0) {
+    spdlog::info("open-file limit {}: {} kept free for the admin API, probes and mesh links",
+                 descriptors, limits::ConnectionLimits::reserve_for(descriptors));
+  }
+  return limits;
+}
+
 }  // namespace
 
 int run_node(const Options& options) {
@@ -106,6 +131,7 @@ int run_node(const Options& options) {
   config.workers = o.workers;
   server::Server server(config);
 
+  auto connection_limits = make_connection_limits(o);
   std::vector<std::shared_ptr<mesh::MeshLink>> links;
   if (!o.mesh_with.empty()) {
     if (!config.mesh_key) {
@@ -119,6 +145,9 @@ int run_node(const Options& options) {
     link_options.tcp_keepalive_idle =
         std::chrono::duration_cast<std::chrono::seconds>(o.tcp_keepalive_time);
     link_options.tcp_user_timeout = ms(o.tcp_user_timeout);
+    link_options.on_sibling_address = [connection_limits](const asio::ip::address& address) {
+      connection_limits->add_sibling_address(address);
+    };
     for (std::size_t i = 0; i < peers.size(); ++i) {
       auto link =
           std::make_shared<mesh::MeshLink>(server, server.worker(i % server.worker_count()),
@@ -149,14 +178,19 @@ int run_node(const Options& options) {
   }
 
   std::unique_ptr<stun::StunServer> stun_server;
-  auto collect_vars = [&server, &stun_server] {
+  auto collect_vars = [&server, &stun_server, connection_limits] {
     auto j = server::expvar_json(server.stats(), server.started_at());
     if (stun_server) j["stun"] = stun_server->expvar();
+    const auto limit_stats = connection_limits->stats();
+    j["tls_listener_accepted_connections"] = limit_stats.accepted;
+    j["tls_listener_rejected_connections"] =
+        limit_stats.refused[static_cast<std::size_t>(limits::Refusal::kAcceptRate)];
     return j.dump(1, '\t');
   };
-  auto collect_varz = [&server, &stun_server] {
+  auto collect_varz = [&server, &stun_server, connection_limits] {
     std::string out;
     server::append_prometheus(out, server.stats(), server.started_at());
+    limits::append_prometheus(out, connection_limits->stats());
     if (stun_server) out += stun_server->prometheus_text();
     return out;
   };
@@ -171,6 +205,7 @@ int run_node(const Options& options) {
   main_listener.tcp.keepalive_idle =
       std::chrono::duration_cast<std::chrono::seconds>(o.tcp_keepalive_time);
   main_listener.tcp.user_timeout = ms(o.tcp_user_timeout);
+  main_listener.limits = connection_limits;
   if (certs) main_listener.tls_context = [store = certs.get()] { return store->current(); };
   http::HttpFront front(server, main_listener, pages);
   front.start();
@@ -265,6 +300,7 @@ int run_node(const Options& options) {
   admin::NodeFacts facts;
   facts.mesh = mesh_health;
   facts.drain_rate = o.drain_rate;
+  facts.limits = connection_limits;
   auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
                                     stun_server.get(), certs.get(), std::move(facts));
   std::string derp_url = front.describe() + "/derp";

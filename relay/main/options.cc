@@ -159,6 +159,26 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                  "to siblings; 0 moves everyone at once. Each costs a sibling one TLS handshake")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_option("--max-connections", o.max_connections,
+                 "Most connections open at once, on all listeners together (0: no limit). One "
+                 "more is closed as soon as it is accepted. Exempt peers are not counted")
+      ->capture_default_str();
+  app.add_option("--max-connections-per-ip", o.max_connections_per_ip,
+                 "Most connections open at once from one source address (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--accept-connection-limit", o.accept_connection_limit,
+                 "Connections accepted per second, as derper (inf: no limit); over it a "
+                 "connection is closed at once")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--accept-connection-burst", o.accept_connection_burst,
+                 "Burst allowed above --accept-connection-limit, as derper")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--connection-limit-exempt", o.connection_limit_exempt,
+                 "Source addresses (CIDR, comma-separated) that the three limits above skip. "
+                 "Mesh siblings are exempt too, by the address this node dials them at")
+      ->capture_default_str();
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,12 @@ struct Options {
   // this has passed; 0 exits at once.
   std::chrono::nanoseconds shutdown_grace = std::chrono::seconds(30);
   double drain_rate = 500;  // clients per second made to leave during a drain; 0: no pacing
+  // Connection limits (relay/limits/connection_limits.h); 0 means none.
+  std::uint64_t max_connections = 0;
+  std::uint64_t max_connections_per_ip = 0;
+  double accept_connection_limit = std::numeric_limits<double>::infinity();  // per second
+  std::int64_t accept_connection_burst = std::numeric_limits<std::int64_t>::max();
+  std::string connection_limit_exempt = "127.0.0.0/8,::1";
   unsigned workers = 0;
   std::string log_level = "info";
   AdminOptions admin;  // --admin-*

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "relay/logging/printable.h"
 #include "relay/protocol/box.h"
 #include "relay/server/server.h"
 #include "relay/server/worker.h"
@@ -96,7 +97,9 @@ void ClientSession::wake() {
 }
 
 bool ClientSession::fail(std::string reason) {
-  if (close_reason_.empty()) close_reason_ = std::move(reason);
+  // Escaped here: a reason may quote the client's bytes (a JSON parser's "last read: …"), and it
+  // goes to the log and the admin API.
+  if (close_reason_.empty()) close_reason_ = logging::printable(reason);
   if (!established_) {
     worker_.counters().handshake_failures.add();
   } else {
@@ -317,9 +320,12 @@ bool ClientSession::handle_client_info(Bytes payload) {
   registered_ = true;
   server_.events().publish(
       {ClientEvent::Kind::kConnected, conn_id_, key_, info_.remote_text, preferred_, {}});
-  spdlog::info("client {} connected from {} over {}{}{}", key_.short_form(), info_.remote_text,
-               to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
-               client_info_.is_prober ? " (prober)" : "");
+  // Per-client lines at debug: a busy node has thousands of clients come and go, and strangers
+  // could otherwise fill the log. Mesh peers are few and matter: those stay at info.
+  spdlog::log(can_mesh_ ? spdlog::level::info : spdlog::level::debug,
+              "client {} connected from {} over {}{}{}", key_.short_form(), info_.remote_text,
+              to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
+              client_info_.is_prober ? " (prober)" : "");
   wake();
   return true;
 }
@@ -537,8 +543,8 @@ void ClientSession::shutdown() {
     }
   }
   if (!registered_ && !leaving_ && !close_reason_.empty()) {
-    spdlog::info("connection from {} closed during handshake: {}", info_.remote_text,
-                 close_reason_);
+    spdlog::debug("connection from {} closed during handshake: {}", info_.remote_text,
+                  close_reason_);
   }
   unregister();
   worker_.remove_session(conn_id_);
@@ -563,8 +569,8 @@ void ClientSession::unregister() {
   const std::string& why = close_reason_.empty() ? std::string("connection closed") : close_reason_;
   server_.events().publish(
       {ClientEvent::Kind::kDisconnected, conn_id_, key_, info_.remote_text, preferred_, why});
-  spdlog::info("client {} from {} {}: {}", key_.short_form(), info_.remote_text,
-               leaving_ ? "leaving" : "disconnected", why);
+  spdlog::log(can_mesh_ ? spdlog::level::info : spdlog::level::debug, "client {} from {} {}: {}",
+              key_.short_form(), info_.remote_text, leaving_ ? "leaving" : "disconnected", why);
 }
 
 SessionSnapshot ClientSession::snapshot() const {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "relay/logging/printable.h"
 #include "relay/tls/cert_fields.h"
 #include "relay/tls/ip_cert.h"
 #include "relay/tls/meta_cert.h"
@@ -48,8 +49,8 @@ int check_sni(SSL* s, int* alert, void* arg) {
       strncasecmp(sni.data(), sc->required_sni.data(), sni.size()) == 0) {
     return SSL_TLSEXT_ERR_OK;
   }
-  spdlog::debug("tls: rejecting handshake with SNI '{}' (serving '{}')", std::string(name),
-                sc->required_sni);
+  spdlog::debug("tls: rejecting handshake with SNI \"{}\" (serving \"{}\")",
+                logging::printable(name, 64), sc->required_sni);
   *alert = SSL_AD_UNRECOGNIZED_NAME;
   return SSL_TLSEXT_ERR_ALERT_FATAL;
 }

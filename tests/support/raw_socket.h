@@ -32,11 +32,21 @@ class RawSocket {
   enum class Status { kOk, kClosed, kTimeout };
 
   // Connects to 127.0.0.1:port. `rcvbuf` > 0 sets SO_RCVBUF before connecting, so the TCP window
-  // the server sees stays small (the window scale is fixed at SYN time).
-  explicit RawSocket(std::uint16_t port, int rcvbuf = 0) {
+  // the server sees stays small (the window scale is fixed at SYN time). `source`: connect from
+  // this loopback address (e.g. "127.0.0.2"), to look like another host to the server.
+  explicit RawSocket(std::uint16_t port, int rcvbuf = 0, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("socket() failed");
     if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    if (source) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &from.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+        ::close(fd_);
+        throw std::runtime_error(std::string("bind to ") + source + " failed");
+      }
+    }
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     sockaddr_in addr{};

@@ -77,5 +77,44 @@ TEST(AdminAuth, WrongOrMissingTokenIsUnauthenticated) {
   EXPECT_EQ(local.exit_code, 0) << local.err;
 }
 
+TEST(AdminAuth, TokenGuessingIsLoggedOnceAndLockedOut) {
+  TempDir dir;
+  const std::string token = "s3cret-token-0123456789abcdef";
+  auto token_file = write_file(dir.path() + "/token", token + "\n");
+  auto port = std::to_string(free_port());
+  AdminNode node({"--admin-listen", "127.0.0.1:" + port, "--admin-token-file", token_file});
+  auto stub = pb::Admin::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+  auto call = [&](const std::string& bearer) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ctx.AddMetadata("authorization", "Bearer " + bearer);
+    pb::NodeStatus st;
+    return stub->GetNodeStatus(&ctx, {}, &st);
+  };
+  for (int i = 0; i < 200; ++i) {
+    auto s = call("guess-" + std::to_string(i) + "-0123456789abcdef");
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // Locked out: even the right token is refused for now, and the answer says why.
+  auto locked = call(token);
+  EXPECT_EQ(locked.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(locked.error_message().find("too many failed attempts"), std::string::npos)
+      << locked.error_message();
+  // Logged, but not 200 times; the guesses themselves never appear.
+  const std::string log = node.derpd->log();
+  int lines = 0;
+  for (auto pos = log.find("admin API: refused a call from ipv4:127.0.0.1");
+       pos != std::string::npos; pos = log.find("admin API: refused a call", pos + 1)) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 1) << log;
+  EXPECT_LE(lines, 2) << log;
+  EXPECT_EQ(log.find("guess-"), std::string::npos);
+  EXPECT_EQ(log.find(token), std::string::npos);
+  // The operator on the host is not locked out: the unix socket needs no token.
+  EXPECT_EQ(node.ctl({"status"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace derp::testing

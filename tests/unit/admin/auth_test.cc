@@ -50,5 +50,44 @@ TEST(AdminAuth, TcpWithoutTokenOrMtlsIsRefused) {
   EXPECT_NO_THROW(validate_tcp_auth(c));
 }
 
+TEST(AuthFailures, LocksOutAPeerAfterRepeatedFailuresThenForgives) {
+  AuthFailures f;
+  const auto t0 = AuthFailures::Clock::now();
+  for (int i = 1; i < AuthFailures::kMaxFailures; ++i) {
+    EXPECT_EQ(f.record_failure("ipv4:192.0.2.1", t0), i);
+    EXPECT_EQ(f.locked_for("ipv4:192.0.2.1", t0), AuthFailures::Clock::duration::zero());
+  }
+  f.record_failure("ipv4:192.0.2.1", t0);
+  EXPECT_EQ(f.locked_for("ipv4:192.0.2.1", t0), AuthFailures::kLockout);
+  EXPECT_EQ(f.locked_for("ipv4:192.0.2.2", t0), AuthFailures::Clock::duration::zero())
+      << "another peer is not affected";
+  EXPECT_EQ(f.locked_for("ipv4:192.0.2.1", t0 + AuthFailures::kLockout),
+            AuthFailures::Clock::duration::zero());
+}
+
+TEST(AuthFailures, FailuresSpreadBeyondTheWindowDoNotAddUp) {
+  AuthFailures f;
+  auto t = AuthFailures::Clock::now();
+  for (int i = 0; i < 3 * AuthFailures::kMaxFailures; ++i) {
+    f.record_failure("ipv6:[::1]", t);
+    t += AuthFailures::kWindow / (AuthFailures::kMaxFailures - 1) + std::chrono::seconds(1);
+    EXPECT_EQ(f.locked_for("ipv6:[::1]", t), AuthFailures::Clock::duration::zero()) << i;
+  }
+}
+
+TEST(AuthFailures, SuccessClearsTheCount) {
+  AuthFailures f;
+  const auto t0 = AuthFailures::Clock::now();
+  for (int i = 1; i < AuthFailures::kMaxFailures; ++i) f.record_failure("p", t0);
+  f.record_success("p");
+  EXPECT_EQ(f.record_failure("p", t0), 1);
+}
+
+TEST(AuthFailures, PeerHostDropsThePort) {
+  EXPECT_EQ(peer_host("ipv4:192.0.2.1:5555"), "ipv4:192.0.2.1");
+  EXPECT_EQ(peer_host("ipv6:[::1]:5555"), "ipv6:[::1]");
+  EXPECT_EQ(peer_host("unix:/run/derpd/admin.sock"), "unix:/run/derpd/admin.sock");
+}
+
 }  // namespace
 }  // namespace derp::admin
