@@ -13,7 +13,7 @@ add_dependencies(relay_integration_test derpd)
 
 # Behaviour tests against real derpd processes: each file names the behaviour it proves.
 foreach(t peer_gone duplicate handshake_timeout send_freeze capture_replay hostile_input
-          http_endpoints flags header_flood)
+          http_endpoints flags header_flood silent_connections)
   derp_unit_test(${t}_test
     SOURCES integration/${t}_test.cc
     DEPS derp_test_support

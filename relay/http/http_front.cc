@@ -280,6 +280,13 @@ asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp
   guard->arm(st->config.pre_upgrade_timeout);
   GuardRelease release{guard};
 
+  // Nothing is set up for a connection until it has sent something: no TLS state (SSL object and
+  // record buffers, ~40 KiB), no header buffer. A stranger who connects and stays silent costs
+  // the socket and this coroutine (tests/integration/silent_connections_test.cc).
+  guard->watch(&socket);
+  co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+
   if (st->config.tls_context) {
     auto ctx = st->config.tls_context();
     tls::TlsSocket stream(std::move(socket), std::move(ctx));
@@ -292,7 +299,6 @@ asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp
     info.transport = server::TransportKind::kTls;
     co_await serve_http(st, stream, worker, std::move(info), guard, debug_peer, slot);
   } else {
-    guard->watch(&socket);
     info.transport = server::TransportKind::kPlainHttp;
     co_await serve_http(st, socket, worker, std::move(info), guard, debug_peer, slot);
   }

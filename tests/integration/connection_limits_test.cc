@@ -22,6 +22,7 @@
 #include "tests/support/derpd_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/http_text.h"
+#include "tests/support/proc_status.h"
 #include "tests/support/raw_socket.h"
 #include "tests/support/wait.h"
 
@@ -52,15 +53,6 @@ int count_lines_with(const std::string& log, const std::string& needle) {
   int n = 0;
   for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++n;
   return n;
-}
-
-int open_descriptors(pid_t pid) {
-  int n = 0;
-  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-    while (readdir(d)) ++n;
-    closedir(d);
-  }
-  return n - 2;
 }
 
 // The descriptor accept() would get next in `pid`: the lowest number not in use.

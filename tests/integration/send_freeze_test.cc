@@ -115,7 +115,8 @@ TEST(SendFreeze, StalledTlsReaderIsCutByTheWriteDeadline) {
   const auto pki = tls::write_test_pki(dir.path(), {"127.0.0.1"});
   DerpdProcess derpd({"-a", "127.0.0.1:0", "--stun=false", "--workers", "1", "-c",
                       dir.path() + "/key", "--certmode", "manual", "--hostname", "127.0.0.1",
-                      "--certdir", dir.path(), "--http-port", "-1"});
+                      "--certdir", dir.path(), "--http-port", "-1", "--log-level", "debug"});
+  // (Per-client disconnect lines, which this test reads, are at debug.)
   std::unique_ptr<DerpClient> x, y, z, f;
   runner.run([&]() -> asio::awaitable<void> {
     for (auto* c : {&x, &y, &z, &f}) {

@@ -15,10 +15,12 @@ namespace derp::testing {
 
 class Bystanders {
  public:
-  Bystanders(AsyncRunner& runner, const std::string& derp_url) : runner_(runner) {
+  // `ca_file`: the test CA of a TLS node.
+  Bystanders(AsyncRunner& runner, const std::string& derp_url, const std::string& ca_file = "")
+      : runner_(runner) {
     runner_.run([&]() -> boost::asio::awaitable<void> {
-      p_ = co_await connect_client(derp_url);
-      q_ = co_await connect_client(derp_url);
+      p_ = co_await connect_client(derp_url, protocol::NodePrivate::generate(), ca_file);
+      q_ = co_await connect_client(derp_url, protocol::NodePrivate::generate(), ca_file);
     }());
   }
   ~Bystanders() {

@@ -2,6 +2,7 @@
 // what clients can make a node hold.
 #pragma once
 
+#include <dirent.h>
 #include <sys/types.h>
 
 #include <fstream>
@@ -22,6 +23,16 @@ inline long long proc_status_bytes(pid_t pid, const std::string& name) {
 
 inline long long rss_bytes(pid_t pid) {
   return proc_status_bytes(pid, "VmRSS");
+}
+
+// Descriptors `pid` has open (entries of /proc/PID/fd).
+inline int open_descriptors(pid_t pid) {
+  int n = 0;
+  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
 }
 
 }  // namespace derp::testing
