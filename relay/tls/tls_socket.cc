@@ -200,8 +200,24 @@ IoResult TlsSocket::handshake_step() {
 
 IoResult TlsSocket::read(std::uint8_t* buf, std::size_t len) {
   if (len == 0) return {};
+  // SSL_read returns one record at most, and a Tailscale client sends one record per packet.
+  // Reading one per turn of the event loop made every packet a turn of its own, a wake-up of its
+  // receiver's writer and a write of its own. So every record already received (and whatever the
+  // socket holds) is read now, up to `len`, as a plain socket's recv would.
   // Whatever OpenSSL writes meanwhile (the answer to a KeyUpdate) is sent by call().
-  return io().call([buf, len](SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, buf, len, &n); });
+  IoResult total;
+  for (;;) {
+    std::uint8_t* at = buf + total.bytes;
+    const std::size_t room = len - total.bytes;
+    IoResult r =
+        io().call([at, room](SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, at, room, &n); });
+    total.bytes += r.bytes;
+    total.error = r.error;
+    total.wait = r.wait;
+    if (r.failed() || r.wait != IoWait::kNone || total.bytes == len || !more_to_read()) break;
+  }
+  // Bytes already read are returned with the wait; the caller processes them first.
+  return total;
 }
 
 SSL* TlsSocket::native_handle() const {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -24,6 +25,7 @@
 #include "relay/client/derp_client.h"
 #include "relay/protocol/constants.h"
 #include "tests/bench/derp_load_proc.h"
+#include "tests/bench/syscall_counter.h"
 
 namespace derp::bench {
 
@@ -406,9 +408,14 @@ LoadResult run_load(const LoadOptions& o) {
   log("running " + std::to_string(o.warmup_s) + " s warm-up + " + std::to_string(o.duration_s) +
       " s measured");
   sleep_until_ns(s.t_warm);
+  std::optional<SyscallCounter> syscalls;
+  if (o.server_pid > 0) syscalls.emplace(o.server_pid);
   const Snapshot a = snapshot(pairs, o.server_pid);
   sleep_until_ns(s.t_end);
   const Snapshot b = snapshot(pairs, o.server_pid);
+  std::map<std::string, std::uint64_t> syscall_counts;
+  if (syscalls && syscalls->available()) syscall_counts = syscalls->stop();
+  if (syscalls && !syscalls->available()) r.syscalls_unavailable = syscalls->why();
 
   // 3. Drain: wait for packets still in flight, then stop.
   const std::int64_t drain_deadline = now_ns() + static_cast<std::int64_t>(o.drain_s * 1e9);
@@ -451,6 +458,11 @@ LoadResult run_load(const LoadOptions& o) {
     r.server_ctx_switches_per_packet =
         static_cast<double>(*b.server_switches - *a.server_switches) /
         static_cast<double>(r.delivered);
+  if (r.delivered) {
+    for (const auto& [kind, n] : syscall_counts)
+      r.server_syscalls_per_packet[kind] =
+          static_cast<double>(n) / static_cast<double>(r.delivered);
+  }
   r.client_cpu_s = b.client_cpu - a.client_cpu;
   if (r.delivered)
     r.client_cpu_us_per_packet = r.client_cpu_s * 1e6 / static_cast<double>(r.delivered);
@@ -497,6 +509,8 @@ nlohmann::json LoadResult::to_json() const {
                    {"cpu_us_per_delivered_packet", server_cpu_us_per_packet},
                    {"cores_busy", server_cpu_cores},
                    {"context_switches_per_packet", server_ctx_switches_per_packet}};
+    if (!server_syscalls_per_packet.empty())
+      j["server"]["syscalls_per_packet"] = server_syscalls_per_packet;
   }
   j["client"] = {{"cpu_s", client_cpu_s},
                  {"cpu_us_per_delivered_packet", client_cpu_us_per_packet}};
@@ -519,6 +533,16 @@ std::string LoadResult::to_text() const {
                 options.pairs, options.size, mode, options.rate, options.window, threads,
                 measured_s);
   out += buf;
+  // Every figure below belongs to this write pattern: say which, so batched numbers are never
+  // mistaken for what real clients get.
+  if (options.batch <= 1) {
+    out += "  pattern   one write per packet (one TLS record on TLS), as Tailscale's client\n";
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "  pattern   BATCHED: up to %d packets per write (real clients write one)\n",
+                  options.batch);
+    out += buf;
+  }
   std::snprintf(buf, sizeof buf,
                 "  offered   %10.0f pkt/s\n  delivered %10.0f pkt/s  %8.1f MB/s\n"
                 "  lost      %llu of %llu (%.3f %%), window stalls %llu\n",
@@ -538,6 +562,22 @@ std::string LoadResult::to_text() const {
                   "switches per packet\n",
                   server_cpu_us_per_packet, server_cpu_cores, server_ctx_switches_per_packet);
     out += buf;
+    if (!server_syscalls_per_packet.empty()) {
+      std::string line = "  syscalls ";
+      auto all = server_syscalls_per_packet.find("all");
+      if (all != server_syscalls_per_packet.end()) {
+        std::snprintf(buf, sizeof buf, " %.2f per packet:", all->second);
+        line += buf;
+      }
+      for (const auto& [kind, n] : server_syscalls_per_packet) {
+        if (kind == "all" || n < 0.005) continue;
+        std::snprintf(buf, sizeof buf, " %s %.2f", kind.c_str(), n);
+        line += buf;
+      }
+      out += line + "\n";
+    } else if (!syscalls_unavailable.empty()) {
+      out += "  syscalls  not counted: " + syscalls_unavailable + "\n";
+    }
   }
   std::snprintf(buf, sizeof buf, "  client    %.2f µs CPU per delivered packet\n",
                 client_cpu_us_per_packet);

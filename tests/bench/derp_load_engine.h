@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace derp::bench {
@@ -30,8 +31,10 @@ struct LoadOptions {
   double warmup_s = 1;      // not measured
   double rate = 0;          // packets/s per pair; 0 = unlimited
   int window = 0;           // max in flight per sender; 0 = none
-  int batch = 32;           // max packets per write
-  int threads = 0;          // io_context threads; 0 = one per core
+  // Max packets per write. 1 is what Tailscale's client does (it flushes after every packet:
+  // one TCP write, on TLS one record, per packet); larger batches are not a real client's load.
+  int batch = 1;
+  int threads = 0;  // io_context threads; 0 = one per core
   std::string ca_file;
   bool insecure = false;
   pid_t server_pid = -1;        // for CPU per packet; -1: not measured
@@ -63,6 +66,10 @@ struct LoadResult {
   double server_cpu_us_per_packet = -1;
   double server_cpu_cores = -1;  // average cores busy
   double server_ctx_switches_per_packet = -1;
+  // System calls per delivered packet, "all" and by kind (perf; empty when unavailable, then
+  // syscalls_unavailable says why).
+  std::map<std::string, double> server_syscalls_per_packet;
+  std::string syscalls_unavailable;
   // The generator itself.
   double client_cpu_s = 0;
   double client_cpu_us_per_packet = 0;

@@ -1,6 +1,6 @@
 # DERP relay benchmarks: derp-load, derp-idle, micro-bench. They print numbers and are
 # not registered with ctest: benchmarks stay out of the test suite's pass/fail.
-add_library(derp_bench_load STATIC derp_load_proc.cc derp_load_engine.cc)
+add_library(derp_bench_load STATIC derp_load_proc.cc derp_load_engine.cc syscall_counter.cc)
 target_link_libraries(derp_bench_load PUBLIC derp_child_process derp_client derp_tls derp_tls_test_support derp_protocol
                       nlohmann_json::nlohmann_json Boost::boost Threads::Threads)
 
