@@ -89,15 +89,8 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::nanosecon
       ->type_name("DURATION");
 }
 
-}  // namespace
-
-ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
-  ParsedCommandLine result;
-  Options& o = result.options;
-  CLI::App app{
-      "derpd: a DERP relay node for Tailscale clients (drop-in for Tailscale's derper).\n"
-      "Flags may be written Go-style (-http-port 80, -stun=false) or as --http-port 80.",
-      "derpd"};
+// The flags, bound to `o`.
+void add_flags(CLI::App& app, Options& o) {
   app.get_formatter()->column_width(34);
   app.add_option("-a,--addr", o.addr,
                  "Main listen address (:port, ip:port, [ip6]:port). TLS when the port is 443 or "
@@ -185,7 +178,33 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   add_admin_flags(app, o.admin);
+}
 
+}  // namespace
+
+struct CommandLineParser::Impl {
+  Options o;
+  CLI::App app{
+      "derpd: a DERP relay node for Tailscale clients (drop-in for Tailscale's derper).\n"
+      "Flags may be written Go-style (-http-port 80, -stun=false) or as --http-port 80.",
+      "derpd"};
+  Impl() { add_flags(app, o); }
+};
+
+CommandLineParser::CommandLineParser() : impl_(std::make_unique<Impl>()) {}
+CommandLineParser::~CommandLineParser() = default;
+
+ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
+  return CommandLineParser().parse(argc, argv);
+}
+
+ParsedCommandLine CommandLineParser::parse(int argc, const char* const* argv) {
+  ParsedCommandLine result;
+  // The flags stay bound to impl_->o: reset it in place, not replace it.
+  Options& o = impl_->o;
+  o = Options{};
+  CLI::App& app = impl_->app;
+  app.clear();
   std::vector<std::string> raw(argv + 1, argv + argc);
   auto args = normalize_go_flags(raw);
   std::vector<const char*> cargs{argv[0]};
@@ -202,6 +221,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
     std::cout << "derpd " << DERPD_VERSION << "\n";
     result.should_exit = true;
   }
+  result.options = o;
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,21 @@ struct ParsedCommandLine {
 };
 
 ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+
+// The same, with the flag table built once for many parses (the config fuzzer parses thousands of
+// command lines a second; derpd itself parses one).
+class CommandLineParser {
+ public:
+  CommandLineParser();
+  ~CommandLineParser();
+  CommandLineParser(const CommandLineParser&) = delete;
+  CommandLineParser& operator=(const CommandLineParser&) = delete;
+  ParsedCommandLine parse(int argc, const char* const* argv);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Rewrites Go-style single-dash long flags (-http-port, -stun=false) to --http-port and
 // --stun=false; single-letter flags (-a, -c) and negative numbers are left alone.

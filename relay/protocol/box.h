@@ -2,6 +2,7 @@
 // (protocol §3.3).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -23,5 +24,17 @@ std::vector<std::uint8_t> seal_box_with_nonce(std::span<const std::uint8_t> plai
 std::optional<std::vector<std::uint8_t>> open_box(std::span<const std::uint8_t> sealed,
                                                   const NodePrivate& recipient,
                                                   const NodePublic& sender);
+
+// The Curve25519 shared key of one side's private key and the other's public key
+// (crypto_box_beforenm). The scalar multiplication is most of a box's cost; a handshake that opens
+// the client's box and seals the answer needs it once, not twice.
+struct BoxKey {
+  std::array<std::uint8_t, 32> bytes{};
+};
+// nullopt when `theirs` is a small-order key: nothing can be sealed to or opened from it.
+std::optional<BoxKey> box_key(const NodePrivate& mine, const NodePublic& theirs);
+std::vector<std::uint8_t> seal_box(std::span<const std::uint8_t> plaintext, const BoxKey& key);
+std::optional<std::vector<std::uint8_t>> open_box(std::span<const std::uint8_t> sealed,
+                                                  const BoxKey& key);
 
 }  // namespace derp::protocol

@@ -281,7 +281,10 @@ bool ClientSession::handle_client_info(Bytes payload) {
   auto frame = proto::parse_client_info(payload);
   if (!frame) return fail(std::string("ClientInfo: ") + std::string(to_string(frame.error)));
   if (frame.value.key.is_zero()) return fail("ClientInfo: all-zero client key");
-  auto json = proto::open_box(frame.value.sealed, server_.config().private_key, frame.value.key);
+  // One scalar multiplication for both boxes of the handshake. A small-order client key has no
+  // shared key: its box cannot open.
+  auto shared = proto::box_key(server_.config().private_key, frame.value.key);
+  auto json = shared ? proto::open_box(frame.value.sealed, *shared) : std::nullopt;
   if (!json) return fail("ClientInfo: box does not open with this server's key");
   auto parsed = proto::parse_client_info_json(
       std::string_view(reinterpret_cast<const char*>(json->data()), json->size()));
@@ -295,8 +298,7 @@ bool ClientSession::handle_client_info(Bytes payload) {
   auto server_info = proto::write_server_info_json({});
   auto sealed = proto::seal_box(
       Bytes(reinterpret_cast<const std::uint8_t*>(server_info.data()), server_info.size()),
-      server_.config().private_key, key_);
-  if (sealed.empty()) return fail("ClientInfo: client key is of small order");
+      *shared);
   proto::append_server_info(control_, sealed);
 
   established_ = true;

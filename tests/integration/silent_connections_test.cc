@@ -11,6 +11,7 @@
 
 #include "relay/tls/test_ca.h"
 #include "tests/support/async_runner.h"
+#include "tests/support/build_kind.h"
 #include "tests/support/bystanders.h"
 #include "tests/support/derpd_process.h"
 #include "tests/support/proc_status.h"
@@ -21,6 +22,9 @@ namespace derp::testing {
 namespace {
 
 constexpr int kSilent = 400;
+// Under ASan every allocation carries redzones: 5.4 KB plain and 4.9 KB TLS were seen there (the
+// TLS state set up at accept cost 46.8 KB without a sanitizer).
+constexpr long long kBoundPerConnection = kSanitizerBuild ? 12 * 1024 : 4 * 1024;
 
 // Opens kSilent connections that send nothing, waits until the node has accepted them all, and
 // returns the node's RSS growth per connection.
@@ -46,7 +50,7 @@ TEST(SilentConnections, PlainCostsAFewKilobytesEach) {
   Bystanders bystanders(runner, derpd.derp_url());
   const long long per = rss_per_silent_connection(derpd, bystanders);
   std::cout << "silent plain connection: +" << per << " bytes RSS each\n";
-  EXPECT_LT(per, 4 * 1024);
+  EXPECT_LT(per, kBoundPerConnection);
   bystanders.expect_unaffected();
 }
 
@@ -60,7 +64,7 @@ TEST(SilentConnections, TlsWithoutClientHelloCostsNoMoreThanPlain) {
   Bystanders bystanders(runner, derpd.derp_url(), pki.ca_cert);
   const long long per = rss_per_silent_connection(derpd, bystanders);
   std::cout << "silent TLS connection (no ClientHello): +" << per << " bytes RSS each\n";
-  EXPECT_LT(per, 4 * 1024);
+  EXPECT_LT(per, kBoundPerConnection);
   bystanders.expect_unaffected();
 }
 

@@ -32,6 +32,7 @@
 #include "relay/tls/test_ca.h"
 #include "tests/integration/admin/derpctl_runner.h"
 #include "tests/support/async_runner.h"
+#include "tests/support/build_kind.h"
 #include "tests/support/derpd_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/region_client.h"
@@ -51,17 +52,7 @@ constexpr auto kTick = milliseconds(10);
 // The targets of a drain (no worse than kill -9 of a node). Sanitizer builds run several times
 // slower on shared cores: there the bounds are looser, still far below what a drain that strands
 // clients does (tens of percent, seconds of silence).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSlowBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSlowBuild = true;
-#else
-constexpr bool kSlowBuild = false;
-#endif
-#else
-constexpr bool kSlowBuild = false;
-#endif
+constexpr bool kSlowBuild = kSanitizerBuild;
 // Sanitizer builds: the SIGTERM shape runs 10 s, so the ~20 packets in flight through the exiting
 // node are 2.0-2.5 % of a pair's flow there (seen in CI on 2 shared cores); the gap bound and the
 // 0.5 % of normal builds are what catch a drain that strands clients.

@@ -71,5 +71,27 @@ TEST(Box, RejectsTamperedShortAndWrongKey) {
   EXPECT_FALSE(open_box(sealed, s, NodePublic{}));  // all-zero key is small-order
 }
 
+TEST(Box, SharedKeyOpensAndSealsLikeTheKeyPair) {
+  auto a = testing::client_a_private();
+  auto s = testing::server_s_private();
+  auto server_side = box_key(s, a.public_key());
+  auto client_side = box_key(a, s.public_key());
+  ASSERT_TRUE(server_side && client_side);
+  EXPECT_EQ(server_side->bytes, client_side->bytes);
+  // A box sealed with the key pair opens with the shared key, and the other way round.
+  auto from_client = seal_box(bytes_of("client info"), a, s.public_key());
+  auto opened = open_box(from_client, *server_side);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(*opened, bytes_of("client info"));
+  auto from_server = seal_box(bytes_of("server info"), *server_side);
+  auto reopened = open_box(from_server, s, a.public_key());
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(*reopened, bytes_of("server info"));
+  auto tampered = from_server;
+  tampered.back() ^= 1;
+  EXPECT_FALSE(open_box(tampered, *client_side));
+  EXPECT_FALSE(box_key(s, NodePublic{})) << "an all-zero key is small-order";
+}
+
 }  // namespace
 }  // namespace derp::protocol
