@@ -55,6 +55,15 @@ ConnectionLimits::ConnectionLimits(ConnectionLimitSettings settings,
       descriptor_limit_(std::move(descriptor_limit)),
       tokens_(static_cast<double>(settings.accept_burst)) {}
 
+// IPv6 peers count per /64: one host is usually given a whole /64, and counting each address
+// would let it walk past --max-connections-per-ip.
+static boost::asio::ip::address_v6::bytes_type limit_key(const ip::address& peer) {
+  auto key = transport::address_key(peer);
+  const ip::address_v6 v6(key);
+  if (!v6.is_v4_mapped()) std::fill(key.begin() + 8, key.end(), 0);
+  return key;
+}
+
 bool ConnectionLimits::is_exempt(const ip::address& peer) const {
   return transport::any_contains(exempt_prefixes_, peer) ||
          sibling_addresses_.count(transport::address_key(peer)) > 0;
@@ -63,9 +72,12 @@ bool ConnectionLimits::is_exempt(const ip::address& peer) const {
 bool ConnectionLimits::take_accept_token(std::chrono::steady_clock::time_point now) {
   if (std::isinf(settings_.accept_rate)) return true;
   const double burst = static_cast<double>(settings_.accept_burst);
-  if (refilled_at_ != std::chrono::steady_clock::time_point{}) {
+  // `now` was read before the lock: another accept may have refilled at a later instant.
+  if (refilled_at_ != std::chrono::steady_clock::time_point{} && now <= refilled_at_) {
+    now = refilled_at_;
+  } else if (refilled_at_ != std::chrono::steady_clock::time_point{}) {
     const double elapsed = std::chrono::duration<double>(now - refilled_at_).count();
-    tokens_ = std::min(burst, tokens_ + std::max(0.0, elapsed) * settings_.accept_rate);
+    tokens_ = std::min(burst, tokens_ + elapsed * settings_.accept_rate);
   }
   refilled_at_ = now;
   if (tokens_ < 1) return false;
@@ -93,7 +105,7 @@ Admission ConnectionLimits::admit(const ip::address& peer, int fd,
       return out;
     }
   }
-  const auto key = transport::address_key(peer);
+  const auto key = limit_key(peer);
   if (!exempt) {
     if (!take_accept_token(now)) {
       out.refused = refuse(Refusal::kAcceptRate);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -84,7 +85,9 @@ std::shared_ptr<limits::ConnectionLimits> make_connection_limits(const Options& 
   limits::ConnectionLimitSettings settings;
   settings.max_connections = o.max_connections;
   settings.max_per_ip = o.max_connections_per_ip;
-  settings.accept_rate = o.accept_connection_limit;
+  // 0 means no limit, as in derpctl limits set (derper would admit the burst and then nobody).
+  settings.accept_rate = o.accept_connection_limit > 0 ? o.accept_connection_limit
+                                                       : std::numeric_limits<double>::infinity();
   settings.accept_burst = static_cast<std::uint64_t>(o.accept_connection_burst);
   std::vector<transport::IpPrefix> exempt;
   try {

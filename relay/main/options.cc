@@ -157,11 +157,12 @@ void add_flags(CLI::App& app, Options& o) {
                  "more is closed as soon as it is accepted. Exempt peers are not counted")
       ->capture_default_str();
   app.add_option("--max-connections-per-ip", o.max_connections_per_ip,
-                 "Most connections open at once from one source address (0: no limit)")
+                 "Most connections open at once from one source address, IPv6 per /64 (0: no "
+                 "limit)")
       ->capture_default_str();
   app.add_option("--accept-connection-limit", o.accept_connection_limit,
-                 "Connections accepted per second, as derper (inf: no limit); over it a "
-                 "connection is closed at once")
+                 "Connections accepted per second, as derper (inf or 0: no limit); over it "
+                 "a connection is closed at once")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--accept-connection-burst", o.accept_connection_burst,

@@ -211,12 +211,18 @@ IoResult TlsSocket::read(std::uint8_t* buf, std::size_t len) {
     const std::size_t room = len - total.bytes;
     IoResult r =
         io().call([at, room](SSL* ssl, std::size_t& n) { return SSL_read_ex(ssl, at, room, &n); });
+    if (r.failed() && total.bytes > 0) {
+      // Hand over what was read first, without the error: Beast-style callers drop the bytes
+      // of a read that fails (a Restarting frame followed by close_notify in one segment).
+      // The next call meets the end or the error again.
+      break;
+    }
     total.bytes += r.bytes;
     total.error = r.error;
     total.wait = r.wait;
     if (r.failed() || r.wait != IoWait::kNone || total.bytes == len || !more_to_read()) break;
   }
-  // Bytes already read are returned with the wait; the caller processes them first.
+  // Bytes already read may come with a wait; the caller processes them first.
   return total;
 }
 

@@ -56,7 +56,9 @@ class TlsSocket {
 
   // One step of the handshake; finished when it returns no wait and no error.
   IoResult handshake_step();
-  // Decrypts into `buf` (at most one TLS record per call).
+  // Decrypts into `buf` every record already received (and what the socket holds), up to `len`.
+  // Bytes may come with a wait, never with an error: an error after some bytes is returned by
+  // the next call.
   IoResult read(std::uint8_t* buf, std::size_t len);
   // False once OpenSSL holds no unread data and the socket was found empty.
   bool more_to_read() const;

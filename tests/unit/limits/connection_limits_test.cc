@@ -55,6 +55,20 @@ TEST(ConnectionLimits, PerIpLimitCountsEachAddressAndFreesOnClose) {
   EXPECT_EQ(limits->stats().refused[static_cast<std::size_t>(Refusal::kPerIp)], 2u);
 }
 
+TEST(ConnectionLimits, Ipv6PeersCountPerSlash64) {
+  ConnectionLimitSettings s;
+  s.max_per_ip = 2;
+  auto limits = limits_with(s);
+  auto a = limits->admit(ip::make_address("2001:db8:1:2::1"), kLowFd, Clock::now());
+  auto b = limits->admit(ip::make_address("2001:db8:1:2::ffff"), kLowFd, Clock::now());
+  ASSERT_TRUE(a.slot && b.slot);
+  EXPECT_EQ(limits->admit(ip::make_address("2001:db8:1:2:abcd::9"), kLowFd, Clock::now()).refused,
+            Refusal::kPerIp)
+      << "a third address of the same /64";
+  EXPECT_TRUE(limits->admit(ip::make_address("2001:db8:1:3::1"), kLowFd, Clock::now()).slot)
+      << "the next /64 is another peer";
+}
+
 TEST(ConnectionLimits, GlobalLimitAndLoopbackIsExempt) {
   ConnectionLimitSettings s;
   s.max_connections = 2;

@@ -2,12 +2,14 @@
 // socket small enough to fill (the backlog path), readiness-driven reads, and the ways a
 // connection ends (garbage instead of a ClientHello, a peer that closes).
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -184,6 +186,47 @@ TEST_F(TlsSocketTest, ReadsEverythingTheClientSendsThenSeesItsEof) {
   EXPECT_EQ(received, kBulkBytes);
   EXPECT_FALSE(mismatch);
   EXPECT_EQ(end, asio::error::eof) << end.message();
+}
+
+// A Tailscale client sends one record per packet; derpd reads every record already received in
+// one call. When close_notify arrived with them, the records come first, without the error (a
+// caller that drops the bytes of a failed read would lose the last packets, e.g. a Restarting
+// frame before the goodbye), and the end comes with the next call.
+TEST_F(TlsSocketTest, ReadsEveryBufferedRecordAndReportsTheEndOnTheNextCall) {
+  constexpr int kRecords = 5;
+  constexpr std::size_t kRecordBytes = 100;
+  // TLS 1.3 AES-GCM: 5-byte header, content type byte, 16-byte tag; close_notify is 2 bytes.
+  constexpr int kCiphertext = kRecords * (kRecordBytes + 22) + (2 + 22);
+  IoResult first, second;
+  run(
+      [&](std::shared_ptr<TlsSocket> tls) {
+        tls->async_handshake([&, tls](boost::system::error_code ec) {
+          ASSERT_FALSE(ec) << ec.message();
+          // Wait until every record and the close_notify are in the socket (state, not time).
+          int queued = 0;
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+          while (queued < kCiphertext && std::chrono::steady_clock::now() < deadline) {
+            ::ioctl(tls->socket().native_handle(), FIONREAD, &queued);
+            if (queued < kCiphertext) std::this_thread::yield();
+          }
+          ASSERT_GE(queued, kCiphertext);
+          std::vector<std::uint8_t> buf(16 * 1024);
+          first = tls->read(buf.data(), buf.size());
+          second = tls->read(buf.data(), buf.size());
+          tls->close();
+        });
+      },
+      [&](asio::ssl::stream<tcp::socket>& client) {
+        client.handshake(asio::ssl::stream_base::client);
+        const std::vector<std::uint8_t> record(kRecordBytes, 0x5a);
+        for (int i = 0; i < kRecords; ++i) asio::write(client, asio::buffer(record));
+        boost::system::error_code ignored;
+        client.shutdown(ignored);  // sends close_notify; returns once the server closes
+      });
+  EXPECT_EQ(first.bytes, kRecords * kRecordBytes) << "every buffered record in one read";
+  EXPECT_FALSE(first.failed()) << first.error.message();
+  EXPECT_EQ(second.bytes, 0u);
+  EXPECT_EQ(second.error, asio::error::eof) << second.error.message();
 }
 
 TEST_F(TlsSocketTest, GarbageInsteadOfAClientHelloFailsTheHandshake) {
