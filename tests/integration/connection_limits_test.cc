@@ -32,17 +32,24 @@ namespace {
 using namespace std::chrono_literals;
 
 // Asks for /generate_204 on a kept-alive connection: true when the node served it, false when it
-// closed the connection instead (a refused connection is reset right after accept).
-bool served(RawSocket& s) {
-  if (!s.send_all(std::string_view("GET /generate_204 HTTP/1.1\r\nHost: derp\r\n\r\n"))) {
+// closed the connection instead (a refused connection is reset right after accept) or when the
+// connect itself already met that reset (null).
+bool served(RawSocket* s) {
+  if (!s || !s->send_all(std::string_view("GET /generate_204 HTTP/1.1\r\nHost: derp\r\n\r\n"))) {
     return false;
   }
-  auto head = s.read_http_head(5s);
+  auto head = s->read_http_head(5s);
   return head && head->rfind("HTTP/1.1 204", 0) == 0;
 }
 
+// Null when connect() failed: on loopback the node can accept and reset a refused connection
+// before the client's connect() has returned.
 std::unique_ptr<RawSocket> connect_from(std::uint16_t port, const char* source) {
-  return std::make_unique<RawSocket>(port, 0, source);
+  try {
+    return std::make_unique<RawSocket>(port, 0, source);
+  } catch (const std::runtime_error&) {
+    return nullptr;
+  }
 }
 
 double refused(std::uint16_t port, const std::string& reason) {
@@ -104,17 +111,17 @@ TEST_F(ConnectionLimits, PerIpLimitRefusesTheNextConnectionFromThatAddressOnly) 
   std::vector<std::unique_ptr<RawSocket>> first;
   for (int i = 0; i < 3; ++i) {
     first.push_back(connect_from(port(), "127.0.0.2"));
-    EXPECT_TRUE(served(*first.back())) << "connection " << i << " is within the limit";
+    EXPECT_TRUE(served(first.back().get())) << "connection " << i << " is within the limit";
   }
   auto fourth = connect_from(port(), "127.0.0.2");
-  EXPECT_FALSE(served(*fourth)) << "a fourth connection from 127.0.0.2 is closed at once";
+  EXPECT_FALSE(served(fourth.get())) << "a fourth connection from 127.0.0.2 is closed at once";
   auto other = connect_from(port(), "127.0.0.3");
-  EXPECT_TRUE(served(*other)) << "another address has its own count";
+  EXPECT_TRUE(served(other.get())) << "another address has its own count";
   EXPECT_EQ(refused(port(), "per_ip"), 1);
 
   // One closes: its place is given back as soon as the node has seen the close.
-  first.front()->close();
-  ASSERT_TRUE(eventually([&] { return served(*connect_from(port(), "127.0.0.2")); }));
+  first.front().reset();
+  ASSERT_TRUE(eventually([&] { return served(connect_from(port(), "127.0.0.2").get()); }));
   EXPECT_NE(node_->derpd->log().find("refused a connection from 127.0.0.2"), std::string::npos)
       << node_->derpd->log();
 }
@@ -125,16 +132,16 @@ TEST_F(ConnectionLimits, GlobalLimitRefusesStrangersButNotExemptPeers) {
   const char* sources[] = {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"};
   for (const char* source : sources) {
     held.push_back(connect_from(port(), source));
-    ASSERT_TRUE(served(*held.back())) << source;
+    ASSERT_TRUE(served(held.back().get())) << source;
   }
   auto over = connect_from(port(), "127.0.0.6");
-  EXPECT_FALSE(served(*over));
+  EXPECT_FALSE(served(over.get()));
   EXPECT_EQ(refused(port(), "max_connections"), 1);
   // The exempt address (the bystanders' and this test's) is neither counted nor refused.
   std::vector<std::unique_ptr<RawSocket>> local;
   for (int i = 0; i < 10; ++i) {
     local.push_back(std::make_unique<RawSocket>(port()));
-    EXPECT_TRUE(served(*local.back()));
+    EXPECT_TRUE(served(local.back().get()));
   }
   EXPECT_EQ(varz(port(), "derp_connections_open{counted=\"limited\"}"), 4);
 }
@@ -146,7 +153,7 @@ TEST_F(ConnectionLimits, AcceptRateLimitClosesTheExcessAtOnceAsDerper) {
   std::vector<std::unique_ptr<RawSocket>> held;
   for (int i = 0; i < 20; ++i) {
     held.push_back(connect_from(port(), "127.0.0.2"));
-    if (served(*held.back())) ++admitted;
+    if (served(held.back().get())) ++admitted;
   }
   EXPECT_EQ(admitted, 5);
   // The reference's names: accepted counts every admitted connection (the exempt ones too),
@@ -160,15 +167,15 @@ TEST_F(ConnectionLimits, LimitsChangeAtRunTimeThroughDerpctlAndShowInStatus) {
   std::vector<std::unique_ptr<RawSocket>> held;
   for (int i = 0; i < 3; ++i) {
     held.push_back(connect_from(port(), "127.0.0.2"));
-    ASSERT_TRUE(served(*held.back()));
+    ASSERT_TRUE(served(held.back().get()));
   }
   auto set = node_->ctl(
       {"limits", "set", "--max-per-ip", "2", "--accept-rate", "100", "--accept-burst", "50"});
   ASSERT_EQ(set.exit_code, 0) << set.err;
   EXPECT_NE(set.out.find("100/s (burst 50)"), std::string::npos) << set.out;
   // Open connections are kept; a new one from that address is now over the limit.
-  EXPECT_TRUE(served(*held.front()));
-  EXPECT_FALSE(served(*connect_from(port(), "127.0.0.2")));
+  EXPECT_TRUE(served(held.front().get()));
+  EXPECT_FALSE(served(connect_from(port(), "127.0.0.2").get()));
 
   auto status = node_->ctl({"-o", "json", "status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
@@ -216,7 +223,7 @@ TEST_F(ConnectionLimits, OutOfDescriptorsPausesAcceptsSaysSoOnceAndRecovers) {
       [&] { return node_->derpd->log().find("out of file descriptors") != std::string::npos; }));
   set_descriptor_limit(pid, 4096);
   // The connections waited in the kernel's backlog and are served once descriptors are back.
-  for (auto& s : waiting) EXPECT_TRUE(served(*s));
+  for (auto& s : waiting) EXPECT_TRUE(served(s.get()));
   const std::string log = node_->derpd->log();
   EXPECT_EQ(count_lines_with(log, "out of file descriptors"), 1) << log;
   EXPECT_NE(log.find("accepting again after"), std::string::npos) << log;
