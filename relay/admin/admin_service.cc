@@ -350,23 +350,22 @@ Status AdminService::SetConnectionLimits(Ctx* ctx, const pb::SetConnectionLimits
                                          pb::ConnectionLimits* out) {
   if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
   if (!facts_.limits) return {StatusCode::UNIMPLEMENTED, "this node has no connection limits"};
-  auto settings = facts_.limits->stats().settings;
-  if (req->has_max_connections()) settings.max_connections = req->max_connections();
-  if (req->has_max_connections_per_ip()) settings.max_per_ip = req->max_connections_per_ip();
+  limits::ConnectionLimitChange change;
+  if (req->has_max_connections()) change.max_connections = req->max_connections();
+  if (req->has_max_connections_per_ip()) change.max_per_ip = req->max_connections_per_ip();
   if (req->has_accept_rate()) {
-    const double rate = req->accept_rate();
-    if (std::isnan(rate) || rate < 0) {
+    if (std::isnan(req->accept_rate()) || req->accept_rate() < 0) {
       return {StatusCode::INVALID_ARGUMENT, "accept_rate must be a number >= 0 (0 or inf: none)"};
     }
-    settings.accept_rate = rate == 0 ? std::numeric_limits<double>::infinity() : rate;
+    change.accept_rate = req->accept_rate();
   }
   if (req->has_accept_burst()) {
     if (req->accept_burst() == 0) {
       return {StatusCode::INVALID_ARGUMENT, "accept_burst must be at least 1"};
     }
-    settings.accept_burst = req->accept_burst();
+    change.accept_burst = req->accept_burst();
   }
-  facts_.limits->update(settings);
+  const auto settings = facts_.limits->update(change);
   spdlog::info(
       "connection limits set through the admin API: max {}, per IP {}, accept rate {}/s "
       "(burst {}); 0 means none",

@@ -269,12 +269,11 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
 }
 
 asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp::socket socket,
-                                       server::Worker& worker, limits::ConnectionSlot slot) {
+                                       tcp::endpoint remote, server::Worker& worker,
+                                       limits::ConnectionSlot slot) {
   boost::system::error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  server::ConnectionInfo info;
-  if (!ec) info = connection_info_for(remote);
-  bool debug_peer = !ec && debug_access_allowed(remote.address());
+  server::ConnectionInfo info = connection_info_for(remote);
+  const bool debug_peer = debug_access_allowed(remote.address());
 
   auto guard = std::make_shared<PreUpgradeGuard>(worker);
   guard->arm(st->config.pre_upgrade_timeout);
@@ -316,12 +315,8 @@ void log_refusal(const HttpFront::State& st, limits::Refusal reason,
   auto passed =
       accept_log_throttle().allow(std::string("refused:") + std::string(to_string(reason)), now);
   if (!passed) return;
-  const char* what = reason == limits::Refusal::kDescriptors  ? "file descriptors nearly exhausted"
-                     : reason == limits::Refusal::kAcceptRate ? "over --accept-connection-limit"
-                     : reason == limits::Refusal::kMaxConnections ? "at --max-connections"
-                                                                  : "at --max-connections-per-ip";
   spdlog::warn("port {}: refused a connection from {}: {}{}", st.config.port, info.remote_text,
-               what, logging::LogThrottle::suffix(*passed));
+               explain(reason), logging::LogThrottle::suffix(*passed));
 }
 
 bool is_descriptor_shortage(const boost::system::error_code& ec) {
@@ -380,13 +375,14 @@ asio::awaitable<void> accept_loop(std::shared_ptr<HttpFront::State> st,
       failed_in_episode = 0;
       pause_for = std::chrono::milliseconds(0);
     }
+    // A peer that is already gone has no address: nothing to serve.
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) {
+      close_refused(socket);
+      continue;
+    }
     limits::ConnectionSlot slot;
     if (st->config.limits) {
-      auto remote = socket.remote_endpoint(ec);
-      if (ec) {
-        close_refused(socket);
-        continue;
-      }
       auto admission = st->config.limits->admit(remote.address(), socket.native_handle(),
                                                 std::chrono::steady_clock::now());
       if (!admission.slot) {
@@ -397,7 +393,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<HttpFront::State> st,
       slot = std::move(admission.slot);
     }
     transport::set_tcp_options(socket, st->config.tcp.keepalive_idle, st->config.tcp.user_timeout);
-    asio::co_spawn(worker.io(), serve_connection(st, std::move(socket), worker, std::move(slot)),
+    asio::co_spawn(worker.io(),
+                   serve_connection(st, std::move(socket), remote, worker, std::move(slot)),
                    asio::detached);
   }
 }

@@ -21,15 +21,23 @@ void type(std::string& out, std::string_view name, std::string_view kind) {
   out += '\n';
 }
 
+// The reference counts only what its accept-rate limiter refused as "rejected".
+std::uint64_t rejected_by_rate(const ConnectionLimitStats& s) {
+  return s.refused[static_cast<std::size_t>(Refusal::kAcceptRate)];
+}
+
 }  // namespace
 
+void add_expvar(nlohmann::json& vars, const ConnectionLimitStats& s) {
+  vars["tls_listener_accepted_connections"] = s.accepted;
+  vars["tls_listener_rejected_connections"] = rejected_by_rate(s);
+}
+
 void append_prometheus(std::string& out, const ConnectionLimitStats& s) {
-  // The reference counts only what its accept-rate limiter refused under "rejected".
   type(out, "tls_listener_accepted_connections", "counter");
   line(out, "tls_listener_accepted_connections", "", s.accepted);
   type(out, "tls_listener_rejected_connections", "counter");
-  line(out, "tls_listener_rejected_connections", "",
-       s.refused[static_cast<std::size_t>(Refusal::kAcceptRate)]);
+  line(out, "tls_listener_rejected_connections", "", rejected_by_rate(s));
   type(out, "derp_connections_refused", "counter");
   for (std::size_t r = 1; r < kRefusalCount; ++r) {
     const std::string labels =

@@ -29,6 +29,32 @@ ConnectionSlot::~ConnectionSlot() {
   if (owner_) owner_->release(*this);
 }
 
+std::string_view explain(Refusal r) {
+  switch (r) {
+    case Refusal::kDescriptors:
+      return "file descriptors nearly exhausted";
+    case Refusal::kAcceptRate:
+      return "over --accept-connection-limit";
+    case Refusal::kMaxConnections:
+      return "at --max-connections";
+    case Refusal::kPerIp:
+      return "at --max-connections-per-ip";
+    case Refusal::kNone:
+      break;
+  }
+  return "admitted";
+}
+
+namespace {
+
+// 0 means no accept-rate limit, from the flag and from the admin API alike.
+ConnectionLimitSettings normalized(ConnectionLimitSettings s) {
+  if (!(s.accept_rate > 0)) s.accept_rate = std::numeric_limits<double>::infinity();
+  return s;
+}
+
+}  // namespace
+
 std::size_t ConnectionLimits::KeyHash::operator()(const ip::address_v6::bytes_type& b) const {
   return std::hash<std::string_view>()(
       std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
@@ -50,7 +76,7 @@ std::shared_ptr<ConnectionLimits> ConnectionLimits::create(ConnectionLimitSettin
 ConnectionLimits::ConnectionLimits(ConnectionLimitSettings settings,
                                    std::vector<transport::IpPrefix> exempt,
                                    DescriptorLimit descriptor_limit)
-    : settings_(settings),
+    : settings_(normalized(settings)),
       exempt_prefixes_(std::move(exempt)),
       descriptor_limit_(std::move(descriptor_limit)),
       tokens_(static_cast<double>(settings.accept_burst)) {}
@@ -143,11 +169,16 @@ void ConnectionLimits::release(const ConnectionSlot& slot) {
   if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
 }
 
-void ConnectionLimits::update(const ConnectionLimitSettings& settings) {
+ConnectionLimitSettings ConnectionLimits::update(const ConnectionLimitChange& change) {
   std::lock_guard lock(mu_);
-  settings_ = settings;
-  tokens_ = static_cast<double>(settings.accept_burst);  // a fresh bucket, as at start
+  if (change.max_connections) settings_.max_connections = *change.max_connections;
+  if (change.max_per_ip) settings_.max_per_ip = *change.max_per_ip;
+  if (change.accept_rate) settings_.accept_rate = *change.accept_rate;
+  if (change.accept_burst) settings_.accept_burst = *change.accept_burst;
+  settings_ = normalized(settings_);
+  tokens_ = static_cast<double>(settings_.accept_burst);  // a fresh bucket, as at start
   refilled_at_ = {};
+  return settings_;
 }
 
 void ConnectionLimits::add_sibling_address(const ip::address& address) {

@@ -17,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -38,6 +39,14 @@ enum class Refusal { kNone, kDescriptors, kAcceptRate, kMaxConnections, kPerIp }
 inline constexpr std::size_t kRefusalCount = 5;
 // "descriptors", "accept_rate", "max_connections", "per_ip": metric labels and log words.
 std::string_view to_string(Refusal r);
+// What an operator reads in the log: "at --max-connections-per-ip", …
+std::string_view explain(Refusal r);
+
+// A change at run time: fields left empty keep their value.
+struct ConnectionLimitChange {
+  std::optional<std::uint64_t> max_connections, max_per_ip, accept_burst;
+  std::optional<double> accept_rate;
+};
 
 struct ConnectionLimitStats {
   ConnectionLimitSettings settings;
@@ -99,7 +108,9 @@ class ConnectionLimits : public std::enable_shared_from_this<ConnectionLimits> {
                   std::chrono::steady_clock::time_point now);
 
   // Applies to connections accepted from now on; open ones are kept even when over a new limit.
-  void update(const ConnectionLimitSettings& settings);
+  // Read and changed under one lock, so concurrent changes of different fields all take effect.
+  // Returns the settings now in force.
+  ConnectionLimitSettings update(const ConnectionLimitChange& change);
   // A mesh sibling's address as the node dialled it: its own connections here are exempt.
   void add_sibling_address(const boost::asio::ip::address& address);
   ConnectionLimitStats stats() const;

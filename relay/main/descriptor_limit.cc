@@ -22,8 +22,7 @@ std::uint64_t raise_descriptor_limit() {
                    lim.rlim_max, std::strerror(errno));
     }
   }
-  if (lim.rlim_cur == RLIM_INFINITY) return 0;
-  return static_cast<std::uint64_t>(lim.rlim_cur);
+  return current_descriptor_limit();
 }
 
 std::uint64_t current_descriptor_limit() {

@@ -85,9 +85,7 @@ std::shared_ptr<limits::ConnectionLimits> make_connection_limits(const Options& 
   limits::ConnectionLimitSettings settings;
   settings.max_connections = o.max_connections;
   settings.max_per_ip = o.max_connections_per_ip;
-  // 0 means no limit, as in derpctl limits set (derper would admit the burst and then nobody).
-  settings.accept_rate = o.accept_connection_limit > 0 ? o.accept_connection_limit
-                                                       : std::numeric_limits<double>::infinity();
+  settings.accept_rate = o.accept_connection_limit;
   settings.accept_burst = static_cast<std::uint64_t>(o.accept_connection_burst);
   std::vector<transport::IpPrefix> exempt;
   try {
@@ -184,10 +182,7 @@ int run_node(const Options& options) {
   auto collect_vars = [&server, &stun_server, connection_limits] {
     auto j = server::expvar_json(server.stats(), server.started_at());
     if (stun_server) j["stun"] = stun_server->expvar();
-    const auto limit_stats = connection_limits->stats();
-    j["tls_listener_accepted_connections"] = limit_stats.accepted;
-    j["tls_listener_rejected_connections"] =
-        limit_stats.refused[static_cast<std::size_t>(limits::Refusal::kAcceptRate)];
+    limits::add_expvar(j, connection_limits->stats());
     return j.dump(1, '\t');
   };
   auto collect_varz = [&server, &stun_server, connection_limits] {

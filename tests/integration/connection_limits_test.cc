@@ -6,13 +6,12 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include <dirent.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,18 +63,10 @@ int count_lines_with(const std::string& log, const std::string& needle) {
 
 // The descriptor accept() would get next in `pid`: the lowest number not in use.
 int lowest_free_descriptor(pid_t pid) {
-  std::vector<bool> used;
-  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      const auto fd = static_cast<std::size_t>(std::stoi(e->d_name));
-      if (fd >= used.size()) used.resize(fd + 1);
-      used[fd] = true;
-    }
-    closedir(d);
-  }
+  const auto numbers = descriptor_numbers(pid);
+  const std::set<int> used(numbers.begin(), numbers.end());
   int fd = 0;
-  while (static_cast<std::size_t>(fd) < used.size() && used[fd]) ++fd;
+  while (used.count(fd)) ++fd;
   return fd;
 }
 

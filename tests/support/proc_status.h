@@ -5,8 +5,10 @@
 #include <dirent.h>
 #include <sys/types.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace derp::testing {
 
@@ -25,14 +27,20 @@ inline long long rss_bytes(pid_t pid) {
   return proc_status_bytes(pid, "VmRSS");
 }
 
-// Descriptors `pid` has open (entries of /proc/PID/fd).
-inline int open_descriptors(pid_t pid) {
-  int n = 0;
+// The descriptor numbers `pid` has open (entries of /proc/PID/fd), unordered.
+inline std::vector<int> descriptor_numbers(pid_t pid) {
+  std::vector<int> out;
   if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') out.push_back(std::atoi(e->d_name));
+    }
     closedir(d);
   }
-  return n;
+  return out;
+}
+
+inline int open_descriptors(pid_t pid) {
+  return static_cast<int>(descriptor_numbers(pid).size());
 }
 
 }  // namespace derp::testing

@@ -52,12 +52,11 @@ constexpr auto kTick = milliseconds(10);
 // The targets of a drain (no worse than kill -9 of a node). Sanitizer builds run several times
 // slower on shared cores: there the bounds are looser, still far below what a drain that strands
 // clients does (tens of percent, seconds of silence).
-constexpr bool kSlowBuild = kSanitizerBuild;
 // Sanitizer builds: the SIGTERM shape runs 10 s, so the ~20 packets in flight through the exiting
 // node are 2.0-2.5 % of a pair's flow there (seen in CI on 2 shared cores); the gap bound and the
 // 0.5 % of normal builds are what catch a drain that strands clients.
-constexpr double kMaxLossPercent = kSlowBuild ? 3.0 : 0.5;
-constexpr long long kMaxGapMs = kSlowBuild ? 1000 : 250;
+constexpr double kMaxLossPercent = kSanitizerBuild ? 3.0 : 0.5;
+constexpr long long kMaxGapMs = kSanitizerBuild ? 1000 : 250;
 
 long long ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<milliseconds>(to - from).count();
@@ -71,7 +70,7 @@ struct Scenario {
   bool sigterm = false;  // stop node 0 with SIGTERM (it drains, then exits) instead of derpctl
   // The measurement: the event at 10 s of a 30 s run. Sanitizer builds, which run the
   // shapes one after another on a CI budget, use 5 s of 15 (their bounds are looser anyway).
-  seconds before{kSlowBuild ? 5 : 10}, total{kSlowBuild ? 15 : 30};
+  seconds before{kSanitizerBuild ? 5 : 10}, total{kSanitizerBuild ? 15 : 30};
 };
 
 struct Pair {

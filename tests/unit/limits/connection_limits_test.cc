@@ -144,9 +144,9 @@ TEST(ConnectionLimits, UpdateAppliesToNewConnectionsAndKeepsOpenOnes) {
   std::vector<ConnectionSlot> held;
   for (int i = 0; i < 5; ++i)
     held.push_back(std::move(limits->admit(kA, kLowFd, Clock::now()).slot));
-  ConnectionLimitSettings s;
-  s.max_per_ip = 3;
-  limits->update(s);
+  ConnectionLimitChange change;
+  change.max_per_ip = 3;
+  EXPECT_EQ(limits->update(change).max_per_ip, 3u);
   EXPECT_EQ(limits->stats().open, 5u);
   EXPECT_EQ(limits->admit(kA, kLowFd, Clock::now()).refused, Refusal::kPerIp);
   held.resize(2);  // three close: 2 open, under the new limit
