@@ -1,5 +1,9 @@
 #include "relay/admin/convert.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
 namespace derp::admin {
 
 void set_timestamp(google::protobuf::Timestamp& out, std::chrono::system_clock::time_point t) {
@@ -20,7 +24,11 @@ void set_duration(google::protobuf::Duration& out, std::chrono::nanoseconds d) {
 }
 
 std::chrono::milliseconds to_millis(const google::protobuf::Duration& d) {
-  return std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1'000'000);
+  // A caller can send any 64-bit seconds; scaling those by 1000 overflowed (found by
+  // admin_request_fuzz). Saturate instead, so range checks see "far too long", not garbage.
+  constexpr std::int64_t kLimit = std::numeric_limits<std::int64_t>::max() / 1000 - 1;
+  std::int64_t seconds = std::clamp<std::int64_t>(d.seconds(), -kLimit, kLimit);
+  return std::chrono::milliseconds(seconds * 1000 + d.nanos() / 1'000'000);
 }
 
 namespace {

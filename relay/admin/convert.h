@@ -19,6 +19,7 @@ namespace pb = ::derpd::admin::v1;
 
 void set_timestamp(google::protobuf::Timestamp& out, std::chrono::system_clock::time_point t);
 void set_duration(google::protobuf::Duration& out, std::chrono::nanoseconds d);
+// Saturates at about ±292 million years rather than overflow.
 std::chrono::milliseconds to_millis(const google::protobuf::Duration& d);
 
 void to_proto(const server::SessionSnapshot& s, pb::Client& out);

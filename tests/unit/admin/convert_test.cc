@@ -1,6 +1,9 @@
 // Core values to admin API messages.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
+
 #include "relay/admin/convert.h"
 
 namespace derp::admin {
@@ -54,6 +57,20 @@ TEST(Convert, DurationsRoundTripInMilliseconds) {
   google::protobuf::Duration d;
   set_duration(d, std::chrono::milliseconds(1500));
   EXPECT_EQ(to_millis(d), std::chrono::milliseconds(1500));
+}
+
+// admin_request_fuzz found a drain deadline of 2^54 s overflowing when scaled to milliseconds;
+// wrapped, it could pass the 24 h check as a short or negative deadline.
+TEST(Convert, HugeDurationsSaturateInsteadOfOverflowing) {
+  google::protobuf::Duration d;
+  d.set_seconds(16888498602639359);
+  EXPECT_GT(to_millis(d), std::chrono::hours(24 * 365 * 1000));
+  d.set_seconds(std::numeric_limits<std::int64_t>::max());
+  d.set_nanos(999'999'999);
+  EXPECT_GT(to_millis(d), std::chrono::hours(24 * 365 * 1000));
+  d.set_seconds(std::numeric_limits<std::int64_t>::min());
+  d.set_nanos(-999'999'999);
+  EXPECT_LT(to_millis(d), std::chrono::milliseconds(0));
 }
 
 }  // namespace
