@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "relay/admin/endpoint_config.h"
 #include "relay/admin/node_facts.h"
 #include "relay/server/drain_controller.h"
 #include "relay/server/server.h"
@@ -17,14 +18,6 @@ class Server;
 namespace derp::admin {
 
 class AdminService;
-
-struct AdminEndpointConfig {
-  std::string socket_path;                  // "" for no unix socket
-  std::string tcp_listen;                   // "host:port" (port 0 picks one); "" for none
-  std::string token;                        // bearer token for TCP callers ("" for none)
-  std::string tls_cert_file, tls_key_file;  // serve TCP over TLS
-  std::string tls_client_ca_file;           // and require client certificates signed by this CA
-};
 
 class AdminEndpoint {
  public:
@@ -49,8 +42,5 @@ class AdminEndpoint {
   std::unique_ptr<grpc::Server> grpc_server_;
   std::vector<std::string> addresses_;
 };
-
-// Checks a TCP admin configuration before anything starts; throws std::runtime_error.
-void validate_tcp_auth(const AdminEndpointConfig& config);
 
 }  // namespace derp::admin

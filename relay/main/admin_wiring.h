@@ -8,10 +8,8 @@
 #include <vector>
 
 #include "relay/admin/node_facts.h"
+#include "relay/main/admin_flags.h"
 
-namespace CLI {
-class App;
-}
 namespace derp::server {
 class Server;
 class DrainController;
@@ -30,21 +28,6 @@ class AdminEndpoint;
 }
 
 namespace derp::main {
-
-inline constexpr const char* kDefaultAdminSocket = "/run/derpd/admin.sock";
-inline constexpr const char* kDevAdminSocket = "./dev-node/admin.sock";
-
-struct AdminOptions {
-  std::string socket_path = kDefaultAdminSocket;  // "" or "off": no unix socket
-  bool socket_path_given = false;                 // --admin-socket was on the command line
-  std::string listen;                             // --admin-listen host:port
-  std::string token_file;
-  std::string tls_cert, tls_key, tls_client_ca;
-};
-
-// --admin-socket, --admin-listen, --admin-token-file, --admin-tls-cert, --admin-tls-key,
-// --admin-tls-client-ca.
-void add_admin_flags(CLI::App& app, AdminOptions& options);
 
 // Starts the admin API once the fronts run. `fronts` may hold nulls (skipped); the first is the
 // main listener. Throws std::runtime_error with operator text when an explicitly configured

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "relay/main/admin_wiring.h"
+#include "relay/main/admin_flags.h"
+#include "relay/main/listen_address.h"
 
 namespace derp::main {
 
@@ -73,12 +74,5 @@ class CommandLineParser {
 // Rewrites Go-style single-dash long flags (-http-port, -stun=false) to --http-port and
 // --stun=false; single-letter flags (-a, -c) and negative numbers are left alone.
 std::vector<std::string> normalize_go_flags(const std::vector<std::string>& args);
-
-struct ListenAddress {
-  std::string host;  // "" means every address, dual-stack
-  std::uint16_t port = 0;
-};
-// Parses -a: ":443", "1.2.3.4:443", "[::1]:443", ":https". Throws std::runtime_error.
-ListenAddress parse_listen_address(const std::string& addr);
 
 }  // namespace derp::main

@@ -289,16 +289,20 @@ bool ClientSession::handle_client_info(Bytes payload) {
   auto parsed = proto::parse_client_info_json(
       std::string_view(reinterpret_cast<const char*>(json->data()), json->size()));
   if (!parsed.info) return fail("ClientInfo: " + parsed.error);
+  establish(frame.value.key, std::move(*parsed.info), *shared);
+  return true;
+}
 
-  key_ = frame.value.key;
-  client_info_ = std::move(*parsed.info);
+void ClientSession::establish(const proto::NodePublic& key, proto::ClientInfo info,
+                              const proto::BoxKey& shared) {
+  key_ = key;
+  client_info_ = std::move(info);
   can_mesh_ = client_info_.mesh_key && server_.mesh_key_matches(*client_info_.mesh_key);
 
   // ServerInfo is queued before the key is registered, so nothing can precede it (protocol §2.4.7).
   auto server_info = proto::write_server_info_json({});
   auto sealed = proto::seal_box(
-      Bytes(reinterpret_cast<const std::uint8_t*>(server_info.data()), server_info.size()),
-      *shared);
+      Bytes(reinterpret_cast<const std::uint8_t*>(server_info.data()), server_info.size()), shared);
   proto::append_server_info(control_, sealed);
 
   established_ = true;
@@ -329,7 +333,6 @@ bool ClientSession::handle_client_info(Bytes payload) {
               to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
               client_info_.is_prober ? " (prober)" : "");
   wake();
-  return true;
 }
 
 bool ClientSession::handle_send_packet(Bytes payload) {

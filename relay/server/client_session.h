@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "relay/protocol/box.h"
 #include "relay/protocol/client_info.h"
 #include "relay/protocol/frame.h"
 #include "relay/server/counters.h"
@@ -65,6 +66,11 @@ class ClientSession {
   void start(std::string_view http_prefix);
   // Processes received bytes. Returns false when the connection must close (see close_reason()).
   bool on_bytes(protocol::Bytes data);
+  // The second half of the handshake, once the ClientInfo box of `key` has opened with `shared`:
+  // queues ServerInfo and registers the client. on_bytes() gets here by itself; the session fuzz
+  // target calls it directly so that each input skips a scalar multiplication and a JSON parse.
+  void establish(const protocol::NodePublic& key, protocol::ClientInfo info,
+                 const protocol::BoxKey& shared);
   bool has_output() const;
   // Appends pending frames to `out`, stopping once it holds at least `soft_limit` bytes.
   void take_output(std::vector<std::uint8_t>& out, std::size_t soft_limit);
