@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   clang libclang-rt-14-dev                       # sanitizer and libFuzzer builds
   libboost-dev libssl-dev libsodium-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libsystemd-dev                                 # sd_notify: Type=notify, watchdog, status
+  systemd                                        # systemd-analyze verify of deploy/systemd in tests
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # admin API, derpctl
   grpc-proto                                     # reflection/health protos for the admin tests

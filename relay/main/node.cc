@@ -25,6 +25,7 @@
 #include "relay/main/host_port.h"
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_key_file.h"
+#include "relay/main/service_reporting.h"
 #include "relay/server/admin_queries.h"
 #include "relay/server/drain_controller.h"
 #include "relay/server/metrics_export.h"
@@ -310,6 +311,19 @@ int run_node(const Options& options) {
                config.mesh_key ? ", mesh key loaded" : "");
   if (!links.empty()) spdlog::info("meshing with {} sibling(s): {}", links.size(), o.mesh_with);
   std::cout << "derpd ready: DERP on " << derp_url << ", STUN " << stun_text << std::endl;
+  ServiceReporting service(control, server, [&server, &links, &drain] {
+    systemd::NodeStatusFacts f;
+    f.clients = server.stats().current_connections;
+    f.mesh_links = links.size();
+    for (const auto& link : links) {
+      if (link->health().state == server::MeshLinkState::kUp) ++f.mesh_links_up;
+    }
+    auto progress = drain.progress();
+    f.drain = progress.state;
+    f.drain_remaining = progress.remaining;
+    return f;
+  });
+  service.ready();
 
   asio::steady_timer reload_timer(control);
   auto reload_certs = [&certs](const char* why) {
@@ -353,6 +367,7 @@ int run_node(const Options& options) {
     if (stopping) return;
     stopping = true;
     spdlog::info("shutting down: {}", why);
+    service.stop();
     reload_timer.cancel();
     trim_timer.cancel();
     grace_timer.cancel();
@@ -375,6 +390,7 @@ int run_node(const Options& options) {
       }
       draining_for_exit = true;
       drain.set_exiting();
+      service.shutting_down(grace);
       server::DrainOptions d;
       d.deadline = grace;
       // With no sibling to protect from a herd, everyone may leave at once.

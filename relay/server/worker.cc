@@ -22,6 +22,7 @@ Worker* Worker::current() {
 
 void Worker::start() {
   work_.emplace(io_.get_executor());
+  last_tick_.store(std::chrono::steady_clock::now().time_since_epoch().count());
   arm_tick();
   // From here on the worker's thread owns its sessions (set before the thread exists, so no
   // other thread can slip in between).
@@ -77,6 +78,7 @@ void Worker::arm_tick() {
     // would keep the io_context busy for ever and the shutdown would never join this thread.
     if (ec || stopping_) return;
     auto now = std::chrono::steady_clock::now();
+    last_tick_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     // Collect first: a tick may close sessions, which edits the map.
     std::vector<ClientSession*> all;
     all.reserve(sessions_.size());

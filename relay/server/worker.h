@@ -40,6 +40,13 @@ class Worker {
   const WorkerCounters& counters() const { return counters_; }
 
   void start();  // runs the io_context on a new thread
+  // When this worker's loop last ran its tick. A loop that stops turning (a handler stuck in a
+  // system call or a lock) stops ticking: this is what the systemd watchdog watches.
+  std::chrono::steady_clock::time_point last_tick() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_tick_.load(std::memory_order_relaxed)));
+  }
+  std::chrono::milliseconds tick_interval() const { return tick_interval_; }
   // Asks the thread to close everything and return once the cancelled operations complete;
   // does not wait. Safe from any thread, more than once.
   void request_stop();
@@ -115,6 +122,7 @@ class Worker {
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;  // the worker's thread has begun closing everything
   boost::asio::steady_timer tick_{io_};
+  std::atomic<std::chrono::steady_clock::rep> last_tick_{0};
   std::unique_ptr<std::uint8_t[]> read_scratch_;
   std::vector<std::uint8_t> write_scratch_;
   std::int64_t batch_now_ns_ = 0;

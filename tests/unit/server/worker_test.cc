@@ -8,9 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <optional>
 #include <thread>
 
+#include "relay/server/server.h"
 #include "relay/server/worker.h"
+#include "relay/server/worker_liveness.h"
+#include "tests/support/wait.h"
 
 namespace derp::testing {
 namespace {
@@ -65,6 +69,42 @@ TEST(Worker, StopRequestedTwiceOrBeforeStartIsHarmless) {
   worker.request_stop();
   worker.stop();
   worker.stop();
+}
+
+// The systemd watchdog keep-alive depends on this: a worker stuck in a handler is found within
+// its tick interval plus the slack, and a worker that turns again is not.
+TEST(WorkerLiveness, AStuckWorkerIsFoundAndATurningOneIsNot) {
+  server::ServerConfig config;
+  config.private_key = protocol::NodePrivate::generate();
+  config.workers = 2;
+  server::Server server(config);
+  server.start();
+  EXPECT_FALSE(server::find_stalled_worker(server, std::chrono::steady_clock::now(), 500ms));
+
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> entered;
+  boost::asio::post(server.worker(1).io(), [&entered, released] {
+    entered.set_value();
+    released.wait();
+  });
+  entered.get_future().wait();
+  std::optional<server::StalledWorker> stalled;
+  EXPECT_TRUE(eventually(
+      [&] {
+        stalled = server::find_stalled_worker(server, std::chrono::steady_clock::now(), 100ms);
+        return stalled.has_value();
+      },
+      10s));
+  ASSERT_TRUE(stalled);
+  EXPECT_EQ(stalled->index, 1u);
+  EXPECT_GT(stalled->since_last_tick, server.worker(1).tick_interval());
+
+  release.set_value();
+  EXPECT_TRUE(eventually(
+      [&] { return !server::find_stalled_worker(server, std::chrono::steady_clock::now(), 100ms); },
+      10s));
+  server.stop();
 }
 
 }  // namespace
