@@ -66,6 +66,9 @@ class MeshLink : public server::MeshForwarder, public std::enable_shared_from_th
                protocol::Bytes packet) override;
   MeshLinkHealth health() const;
   std::uint32_t id() const { return id_; }
+  // The link's coroutine has ended (after stop(), or on meeting this node itself), its routes
+  // dropped.
+  bool finished() const { return finished_; }
 
  private:
   static boost::asio::awaitable<void> run_holding(std::shared_ptr<MeshLink> self);

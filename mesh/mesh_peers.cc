@@ -70,4 +70,28 @@ std::vector<MeshPeer> parse_mesh_with(const std::string& list, const std::string
   return out;
 }
 
+std::vector<MeshPeer> parse_mesh_with_file(const std::string& text,
+                                           const std::string& own_hostname) {
+  std::string list;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    auto newline = rest.find('\n');
+    std::string_view line = rest.substr(0, newline);
+    rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+    line = line.substr(0, line.find('#'));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (trim(line).empty()) continue;
+    list += std::string(line) + ",";
+  }
+  return parse_mesh_with(list, own_hostname);
+}
+
+std::string format_mesh_with_file(const std::vector<std::string>& names) {
+  std::string out =
+      "# This node's region siblings, one --mesh-with entry per line. derpd re-reads this file on\n"
+      "# SIGHUP; derpctl mesh add/remove rewrite it.\n";
+  for (const auto& n : names) out += n + "\n";
+  return out;
+}
+
 }  // namespace derp::mesh

@@ -18,4 +18,11 @@ struct MeshPeer {
 // Throws std::runtime_error naming the bad entry.
 std::vector<MeshPeer> parse_mesh_with(const std::string& list, const std::string& own_hostname);
 
+// --mesh-with-file: the same entries, one per line (commas separate too); "#" starts a comment.
+// Throws std::runtime_error as parse_mesh_with.
+std::vector<MeshPeer> parse_mesh_with_file(const std::string& text,
+                                           const std::string& own_hostname);
+// What derpctl mesh add/remove write back to that file: a header, then one entry per line.
+std::string format_mesh_with_file(const std::vector<std::string>& names);
+
 }  // namespace derp::mesh

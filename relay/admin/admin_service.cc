@@ -258,6 +258,46 @@ Status AdminService::GetMesh(Ctx* ctx, const pb::GetMeshRequest*, pb::GetMeshRes
   return Status::OK;
 }
 
+Status AdminService::change_mesh(Ctx* ctx, const std::string& peer, bool add,
+                                 pb::MeshPeersResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (!facts_.change_mesh) {
+    return {StatusCode::UNIMPLEMENTED, "this node's mesh membership cannot change"};
+  }
+  if (peer.empty()) return {StatusCode::INVALID_ARGUMENT, "name the sibling (a --mesh-with entry)"};
+  auto result = facts_.change_mesh(peer, add);
+  using Error = MeshChangeResult::Error;
+  switch (result.error) {
+    case Error::kNone:
+    case Error::kNotSaved:  // the link changed; only the file could not be written
+      break;
+    case Error::kNoMeshKey:
+      return {StatusCode::FAILED_PRECONDITION, result.message};
+    case Error::kBadEntry:
+      return {StatusCode::INVALID_ARGUMENT, result.message};
+    case Error::kAlreadyMember:
+      return {StatusCode::ALREADY_EXISTS, result.message};
+    case Error::kNotMember:
+      return {StatusCode::NOT_FOUND, result.message};
+    case Error::kFull:
+      return {StatusCode::RESOURCE_EXHAUSTED, result.message};
+  }
+  for (const auto& p : result.peers) out->add_peers(p);
+  out->set_persisted_to(result.persisted_to);
+  out->set_note(result.message);
+  return Status::OK;
+}
+
+Status AdminService::AddMeshPeer(Ctx* ctx, const pb::MeshPeerRequest* req,
+                                 pb::MeshPeersResponse* out) {
+  return change_mesh(ctx, req->peer(), true, out);
+}
+
+Status AdminService::RemoveMeshPeer(Ctx* ctx, const pb::MeshPeerRequest* req,
+                                    pb::MeshPeersResponse* out) {
+  return change_mesh(ctx, req->peer(), false, out);
+}
+
 Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,
                            grpc::ServerWriter<pb::DrainProgress>* writer) {
   if (auto s = authorize(*ctx, auth_); !s.ok()) return s;

@@ -39,8 +39,15 @@ class AdminService final : public ::derpd::admin::v1::Admin::Service {
                        ::derpd::admin::v1::UndrainResponse*) override;
   grpc::Status SetConnectionLimits(Ctx*, const ::derpd::admin::v1::SetConnectionLimitsRequest*,
                                    ::derpd::admin::v1::ConnectionLimits*) override;
+  grpc::Status AddMeshPeer(Ctx*, const ::derpd::admin::v1::MeshPeerRequest*,
+                           ::derpd::admin::v1::MeshPeersResponse*) override;
+  grpc::Status RemoveMeshPeer(Ctx*, const ::derpd::admin::v1::MeshPeerRequest*,
+                              ::derpd::admin::v1::MeshPeersResponse*) override;
 
  private:
+  grpc::Status change_mesh(Ctx* ctx, const std::string& peer, bool add,
+                           ::derpd::admin::v1::MeshPeersResponse* out);
+
   server::Server& server_;
   server::DrainController& drain_;
   NodeFacts facts_;

@@ -27,6 +27,16 @@ struct MeshLinkHealthData {
 };
 using MeshHealthProvider = std::function<std::vector<MeshLinkHealthData>()>;
 
+// The outcome of adding or removing a sibling at run time (derpctl mesh add/remove).
+struct MeshChangeResult {
+  enum class Error { kNone, kNoMeshKey, kBadEntry, kAlreadyMember, kNotMember, kFull, kNotSaved };
+  Error error = Error::kNone;
+  std::string message;             // what went wrong, or what to know (e.g. not persisted)
+  std::vector<std::string> peers;  // the node's siblings afterwards
+  std::string persisted_to;        // the --mesh-with-file written, or ""
+};
+using MeshChanger = std::function<MeshChangeResult(const std::string& entry, bool add)>;
+
 struct CertSummary {
   std::string path;
   std::string subject;
@@ -46,6 +56,7 @@ struct NodeFacts {
   std::vector<ListenerInfo> listeners;
   std::function<std::optional<CertSummary>()> cert;  // empty or nullopt: plain HTTP
   MeshHealthProvider mesh;                           // empty: no mesh
+  MeshChanger change_mesh;                           // empty: membership is fixed
   double drain_rate = 500;  // clients per second of a Drain that names no rate (--drain-rate)
   std::shared_ptr<limits::ConnectionLimits> limits;  // null: the node has none
 };

@@ -24,6 +24,7 @@
 #include "relay/main/descriptor_limit.h"
 #include "relay/main/host_port.h"
 #include "relay/main/key_file.h"
+#include "relay/main/mesh_control.h"
 #include "relay/main/mesh_key_file.h"
 #include "relay/main/service_reporting.h"
 #include "relay/server/admin_queries.h"
@@ -134,31 +135,16 @@ int run_node(const Options& options) {
   server::Server server(config);
 
   auto connection_limits = make_connection_limits(o);
-  std::vector<std::shared_ptr<mesh::MeshLink>> links;
-  if (!o.mesh_with.empty()) {
-    if (!config.mesh_key) {
-      throw std::runtime_error(
-          "--mesh-with needs the region's mesh key: pass --mesh-psk-file FILE (64 hex digits)");
-    }
-    auto peers = mesh::parse_mesh_with(o.mesh_with, o.hostname);
-    std::vector<server::MeshForwarder*> forwarders;
-    mesh::MeshLinkOptions link_options;
-    link_options.mesh_key = *config.mesh_key;
-    link_options.tcp_keepalive_idle =
-        std::chrono::duration_cast<std::chrono::seconds>(o.tcp_keepalive_time);
-    link_options.tcp_user_timeout = ms(o.tcp_user_timeout);
-    link_options.on_sibling_address = [connection_limits](const asio::ip::address& address) {
-      connection_limits->add_sibling_address(address);
-    };
-    for (std::size_t i = 0; i < peers.size(); ++i) {
-      auto link =
-          std::make_shared<mesh::MeshLink>(server, server.worker(i % server.worker_count()),
-                                           static_cast<std::uint32_t>(i), peers[i], link_options);
-      forwarders.push_back(link.get());
-      links.push_back(std::move(link));
-    }
-    server.set_mesh_forwarders(std::move(forwarders));
-  }
+  mesh::MeshLinkOptions link_options;
+  if (config.mesh_key) link_options.mesh_key = *config.mesh_key;
+  link_options.tcp_keepalive_idle =
+      std::chrono::duration_cast<std::chrono::seconds>(o.tcp_keepalive_time);
+  link_options.tcp_user_timeout = ms(o.tcp_user_timeout);
+  link_options.on_sibling_address = [connection_limits](const asio::ip::address& address) {
+    connection_limits->add_sibling_address(address);
+  };
+  MeshControl mesh_control(server, config.mesh_key.has_value(), link_options, o.hostname,
+                           o.mesh_with, o.mesh_with_file);
   server.start();
 
   std::unique_ptr<tls::CertStore> certs;
@@ -232,10 +218,11 @@ int run_node(const Options& options) {
     stun_server->start();
   }
 
-  for (auto& link : links) link->start();
+  mesh_control.start();
 
-  admin::MeshHealthProvider mesh_health = [&links, &server] {
+  admin::MeshHealthProvider mesh_health = [&mesh_control, &server] {
     std::vector<admin::MeshLinkHealthData> out;
+    auto links = mesh_control.links();
     if (links.empty()) return out;
     // Packets a sibling forwarded to us arrive on its own link into this node: the session whose
     // key is the sibling's server key.
@@ -298,6 +285,9 @@ int run_node(const Options& options) {
 
   admin::NodeFacts facts;
   facts.mesh = mesh_health;
+  facts.change_mesh = [&mesh_control](const std::string& entry, bool add) {
+    return mesh_control.change(entry, add);
+  };
   facts.drain_rate = o.drain_rate;
   facts.limits = connection_limits;
   auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
@@ -309,9 +299,9 @@ int run_node(const Options& options) {
                derp_url, port80 ? " (+ plain HTTP " + port80->describe() + ")" : "", stun_text,
                server.worker_count(), server.public_key().to_text(),
                config.mesh_key ? ", mesh key loaded" : "");
-  if (!links.empty()) spdlog::info("meshing with {} sibling(s): {}", links.size(), o.mesh_with);
   std::cout << "derpd ready: DERP on " << derp_url << ", STUN " << stun_text << std::endl;
-  ServiceReporting service(control, server, [&server, &links, &drain] {
+  ServiceReporting service(control, server, [&server, &mesh_control, &drain] {
+    auto links = mesh_control.links();
     systemd::NodeStatusFacts f;
     f.clients = server.stats().current_connections;
     f.mesh_links = links.size();
@@ -381,6 +371,7 @@ int run_node(const Options& options) {
       if (ec) return;
       if (sig == SIGHUP) {
         reload_certs("SIGHUP");
+        mesh_control.reload();
         wait_signal();
         return;
       }
@@ -394,7 +385,7 @@ int run_node(const Options& options) {
       server::DrainOptions d;
       d.deadline = grace;
       // With no sibling to protect from a herd, everyone may leave at once.
-      d.clients_per_second = links.empty() ? 0 : o.drain_rate;
+      d.clients_per_second = mesh_control.links().empty() ? 0 : o.drain_rate;
       if (!drain.drain(d)) {
         spdlog::info("received signal {} while draining: exiting once drained, at most in {} ms",
                      sig, grace.count());
@@ -437,8 +428,10 @@ int run_node(const Options& options) {
 
   front.stop();
   if (port80) port80->stop();
-  for (auto& link : links) link->stop();
-  if (!links.empty()) spdlog::info("mesh links stopped after {} ms", elapsed_ms());
+  if (!mesh_control.links().empty()) {
+    mesh_control.stop();
+    spdlog::info("mesh links stopped after {} ms", elapsed_ms());
+  }
   if (stun_server) stun_server->stop();
   server.stop();
   spdlog::info("derpd stopped in {} ms", elapsed_ms());

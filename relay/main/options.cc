@@ -106,6 +106,11 @@ void add_flags(CLI::App& app, Options& o) {
                  "Siblings of this node's region, comma-separated: host, host:port, host/dialhost "
                  "(dial dialhost, verify host) or http://host:port for plain-HTTP dev regions. "
                  "Needs the mesh key; this node's own --hostname is skipped");
+  app.add_option("--mesh-with-file", o.mesh_with_file,
+                 "Siblings from a file, one --mesh-with entry per line (# comments). Re-read on "
+                 "SIGHUP: siblings added or removed there are linked or unlinked without a "
+                 "restart. derpctl mesh add/remove write it back. Combines with --mesh-with")
+      ->type_name("FILE");
   add_duration(app, "--tcp-keepalive-time", o.tcp_keepalive_time,
                "TCP keepalive idle time of accepted connections and mesh links (default 10m; 0 "
                "turns keepalive off)");

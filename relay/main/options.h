@@ -30,6 +30,7 @@ struct Options {
   std::string home;
   std::string mesh_psk_file;
   std::string mesh_with;
+  std::string mesh_with_file;  // re-read on SIGHUP; derpctl mesh add/remove persist to it
   std::chrono::nanoseconds tcp_keepalive_time = std::chrono::minutes(10);
   std::chrono::nanoseconds tcp_user_timeout = std::chrono::seconds(15);
   std::chrono::nanoseconds tcp_write_timeout = std::chrono::seconds(2);

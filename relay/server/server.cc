@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <stdexcept>
 #include <thread>
 
 #include "relay/server/client_session.h"
@@ -59,6 +60,11 @@ void Server::deliver(Worker& here, const ConnRef& to, const protocol::NodePublic
   }
 }
 
+void Server::set_mesh_forwarder(std::uint32_t id, MeshForwarder* link) {
+  if (id >= kMaxMeshLinks) throw std::out_of_range("mesh link id out of range");
+  forwarders_[id].store(link, std::memory_order_release);
+}
+
 void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
                           protocol::Bytes packet) {
   auto& counters = from.worker().counters();
@@ -73,9 +79,11 @@ void Server::route_packet(ClientSession& from, const protocol::NodePublic& dst,
     return;
   }
   if (found.local_conns == 0 && found.forwarder && *found.forwarder < forwarders_.size()) {
-    counters.packets_forwarded_out.add();
-    forwarders_[*found.forwarder]->forward(from.key(), dst, packet);
-    return;
+    if (auto* link = forwarders_[*found.forwarder].load(std::memory_order_acquire)) {
+      counters.packets_forwarded_out.add();
+      link->forward(from.key(), dst, packet);
+      return;
+    }
   }
   DropReason reason = found.local_conns > 1 ? DropReason::kDupClient : DropReason::kUnknownDest;
   from.count_drop(reason, disco, packet.size());

@@ -2,6 +2,7 @@
 // sockets; transports in relay/http feed ClientSessions that call back in here.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -47,8 +48,12 @@ class Server {
 
   void start();
   void stop();
-  // Mesh links, indexed by the link id the registry stores. Set once, before start().
-  void set_mesh_forwarders(std::vector<MeshForwarder*> links) { forwarders_ = std::move(links); }
+  // Mesh links, indexed by the link id the registry stores. The region's membership changes at
+  // run time (derpctl mesh add/remove, SIGHUP) while workers route: each id is an atomic slot.
+  // Whoever clears a slot keeps the link alive until the node stops, since a worker may have
+  // loaded the pointer just before (mesh::MeshMembership does).
+  static constexpr std::uint32_t kMaxMeshLinks = 64;
+  void set_mesh_forwarder(std::uint32_t id, MeshForwarder* link);
 
   const ServerConfig& config() const { return config_; }
   std::chrono::steady_clock::time_point now() const { return config_.clock(); }
@@ -86,7 +91,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   ClientRegistry registry_;
   ClientEventHub events_;
-  std::vector<MeshForwarder*> forwarders_;
+  std::array<std::atomic<MeshForwarder*>, kMaxMeshLinks> forwarders_{};
   std::atomic<std::uint64_t> next_conn_id_{1};
   std::chrono::system_clock::time_point started_at_;
   bool running_ = false;

@@ -1,6 +1,6 @@
 // What an operator writes into derpd's flag values and files: durations, listen addresses,
-// --mesh-with lists, mesh key and server key files. Bad input must produce an error, never a
-// crash. The command line as a whole is flags_fuzz.
+// --mesh-with lists and files, mesh key and server key files. Bad input must produce an error,
+// never a crash. The command line as a whole is flags_fuzz.
 #include <cstdint>
 #include <string>
 
@@ -21,6 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     (void)mesh::parse_mesh_with(text, "derp1.example.com");
+  } catch (const std::runtime_error&) {
+  }
+  try {
+    (void)mesh::parse_mesh_with_file(text, "derp1.example.com");
   } catch (const std::runtime_error&) {
   }
   try {

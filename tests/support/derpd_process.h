@@ -25,6 +25,21 @@ inline std::string loopback_siblings(std::span<const std::uint16_t> ports, std::
   return siblings;
 }
 
+// The flags of node `i` of a loopback test region: its port, no STUN, its own server key in
+// `dir`, the region's mesh key (`dir`/mesh.key) and its admin socket. Siblings are the caller's.
+inline std::vector<std::string> region_node_flags(const std::string& dir, std::uint16_t port, int i,
+                                                  const std::string& admin_socket) {
+  return {"-a",
+          "127.0.0.1:" + std::to_string(port),
+          "--stun=false",
+          "-c",
+          dir + "/node" + std::to_string(i) + ".key",
+          "--mesh-psk-file",
+          dir + "/mesh.key",
+          "--admin-socket",
+          admin_socket};
+}
+
 class DerpdProcess {
  public:
   // `args` are derpd's flags; tests pass "-a 127.0.0.1:0" and "--stun-port 0" so that parallel

@@ -104,17 +104,8 @@ class RegionDrain : public ::testing::Test {
         siblings +=
             (sc.tls ? "" : "http://") + std::string("127.0.0.1:") + std::to_string(ports_[j]);
       }
-      std::vector<std::string> args{"-a",
-                                    "127.0.0.1:" + std::to_string(ports_[i]),
-                                    "--stun=false",
-                                    "-c",
-                                    dir_.path() + "/node" + std::to_string(i) + ".key",
-                                    "--mesh-psk-file",
-                                    dir_.path() + "/mesh.key",
-                                    "--mesh-with",
-                                    siblings,
-                                    "--admin-socket",
-                                    socket(i)};
+      auto args = region_node_flags(dir_.path(), ports_[i], i, socket(i));
+      args.insert(args.end(), {"--mesh-with", siblings});
       if (sc.tls) {
         for (const char* a :
              {"--http-port", "-1", "--certmode", "manual", "--hostname", "127.0.0.1"}) {
