@@ -9,6 +9,7 @@ packages=(
   libboost-dev libssl-dev libsodium-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libsystemd-dev                                 # sd_notify: Type=notify, watchdog, status
   systemd                                        # systemd-analyze verify of deploy/systemd in tests
+  yamllint python3-yaml                          # checks of deploy/kubernetes in tests
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # admin API, derpctl
   grpc-proto                                     # reflection/health protos for the admin tests

@@ -32,16 +32,25 @@ MeshControl::MeshControl(server::Server& server, bool have_mesh_key,
 
 MeshControl::~MeshControl() = default;
 
-std::vector<mesh::MeshPeer> MeshControl::read_file() const {
-  std::ifstream in(file_);
-  if (!in) {
+namespace {
+std::optional<std::string> read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+}  // namespace
+
+std::vector<mesh::MeshPeer> MeshControl::read_file() {
+  auto text = read_text(file_);
+  if (!text) {
     throw std::runtime_error("--mesh-with-file " + file_ +
                              ": cannot read it (create it, even empty, or drop the flag)");
   }
-  std::stringstream text;
-  text << in.rdbuf();
+  file_text_ = *text;
   try {
-    return mesh::parse_mesh_with_file(text.str(), hostname_);
+    return mesh::parse_mesh_with_file(*text, hostname_);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("--mesh-with-file " + file_ + ": " + e.what());
   }
@@ -93,6 +102,16 @@ void MeshControl::reload() {
                fmt::join(change.added, ", "), fmt::join(change.removed, ", "));
 }
 
+void MeshControl::reload_if_changed() {
+  if (!membership_ || file_.empty()) return;
+  {
+    std::lock_guard lock(change_mu_);
+    auto text = read_text(file_);
+    if (!text || *text == file_text_) return;
+  }
+  reload();
+}
+
 std::string MeshControl::save() {
   std::string out;
   std::vector<std::string> entries;
@@ -100,7 +119,9 @@ std::string MeshControl::save() {
     if (!from_flag(name)) entries.push_back(name);
   }
   try {
-    files::write_file_atomically(file_, mesh::format_mesh_with_file(entries), 0644);
+    auto text = mesh::format_mesh_with_file(entries);
+    files::write_file_atomically(file_, text, 0644);
+    file_text_ = text;
   } catch (const std::runtime_error& e) {
     out = e.what();
   }

@@ -28,13 +28,16 @@ class MeshControl {
   // SIGHUP: re-reads --mesh-with-file and links or unlinks what changed. A file that no longer
   // parses is logged and changes nothing.
   void reload();
+  // The periodic check (every 30 s, with the certificate's): reloads when the file's text changed.
+  // A Kubernetes ConfigMap update reaches a mounted file this way, with no signal to send.
+  void reload_if_changed();
   admin::MeshChangeResult change(const std::string& entry, bool add);
   std::vector<std::shared_ptr<mesh::MeshLink>> links() const;
   std::vector<std::string> names() const;
   void stop();
 
  private:
-  std::vector<mesh::MeshPeer> read_file() const;
+  std::vector<mesh::MeshPeer> read_file();
   std::vector<mesh::MeshPeer> wanted(const std::vector<mesh::MeshPeer>& from_file) const;
   bool from_flag(const std::string& name) const;
   std::string save();  // "" or why the file could not be written
@@ -42,6 +45,7 @@ class MeshControl {
   std::string hostname_;
   std::vector<mesh::MeshPeer> flag_peers_;
   std::string file_;
+  std::string file_text_;  // as last read
   std::unique_ptr<mesh::MeshMembership> membership_;
   std::mutex change_mu_;  // one change at a time: each is a read-modify-write of the file
 };

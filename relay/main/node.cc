@@ -330,10 +330,12 @@ int run_node(const Options& options) {
     reload_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       reload_certs("files changed");
+      mesh_control.reload_if_changed();
       arm_reload();
     });
   };
-  if (certs) arm_reload();
+  // Certificate files and --mesh-with-file are checked for changes every 30 s (and on SIGHUP).
+  if (certs || !o.mesh_with_file.empty()) arm_reload();
   // Memory freed after a burst goes back to the kernel (allocator_tuning.h says why it stays).
   asio::steady_timer trim_timer(control);
   std::function<void()> arm_trim = [&] {
