@@ -50,7 +50,8 @@ block()
                         nlohmann_json::nlohmann_json GTest::gtest GTest::gtest_main)
   add_dependencies(region_drain_test derpd derpctl)
   foreach(shape TwoNodesPlain TwoNodesTls ThreeNodesPlainWith300Clients ThreeNodesTlsWith300Clients
-                ClientsThatHonourRestartingMoveAsQuickly SigtermOnThreeNodesPlain)
+                ClientsThatHonourRestartingMoveAsQuickly SigtermOnThreeNodesPlain
+                SigtermOnThreeNodesPlainWith300Clients)
     add_test(NAME region_drain_${shape} COMMAND region_drain_test --gtest_filter=RegionDrain.${shape})
     # Serial: they measure gaps of tens of milliseconds on two cores, and while node 0 is
     # drained its port is free for another test's free_port() to take.
