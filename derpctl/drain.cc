@@ -7,9 +7,9 @@
 #include <optional>
 
 #include "derpctl/admin_connection.h"
+#include "derpctl/duration_arg.h"
 #include "derpctl/output.h"
 #include "derpctl/state_text.h"
-#include "relay/main/go_duration.h"
 
 namespace derpctl {
 
@@ -24,18 +24,6 @@ struct DrainArgs {
   bool no_restarting = false;
   bool stop_stun = false;
 };
-
-// Go's duration syntax, as derpd's flags: "5m", "90s", "100ms", "1h30m", "1.5s".
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
-  auto d = derp::main::parse_go_duration(text);
-  if (!d || d->count() < 0) return std::nullopt;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-}
-
-void set_duration(google::protobuf::Duration& d, std::chrono::milliseconds ms) {
-  d.set_seconds(ms.count() / 1000);
-  d.set_nanos(static_cast<int>(ms.count() % 1000) * 1000000);
-}
 
 int run_drain(const Globals& g, const DrainArgs& a) {
   pb::DrainRequest req;

@@ -5,58 +5,17 @@
 
 #include "derpctl/admin_connection.h"
 #include "derpctl/output.h"
+#include "derpctl/region_health.h"
+#include "derpctl/rollout.h"
 #include "derpctl/state_text.h"
 
 namespace derpctl {
 
 namespace {
 
-struct NodeReport {
-  std::string admin;
-  std::optional<pb::NodeStatus> status;
-  std::optional<pb::GetMeshResponse> mesh;
-  std::string error;
-};
-
-NodeReport ask(const Globals& g, const std::string& admin) {
-  NodeReport r;
-  r.admin = admin;
-  try {
-    AdminConnection conn(g, admin);
-    pb::NodeStatus st;
-    auto ctx = conn.context();
-    auto s = conn.stub().GetNodeStatus(ctx.get(), {}, &st);
-    if (!s.ok()) {
-      r.error = conn.describe_error(s, "GetNodeStatus");
-      return r;
-    }
-    r.status = st;
-    pb::GetMeshResponse mesh;
-    auto ctx2 = conn.context();
-    s = conn.stub().GetMesh(ctx2.get(), {}, &mesh);
-    if (!s.ok()) {
-      r.error = conn.describe_error(s, "GetMesh");
-      return r;
-    }
-    r.mesh = mesh;
-  } catch (const CommandError& e) {
-    r.error = e.what();
-  }
-  return r;
-}
-
 int run_region_status(const Globals& g, const std::vector<std::string>& nodes) {
-  std::vector<NodeReport> reports;
-  for (const auto& n : nodes) reports.push_back(ask(g, n));
-  bool healthy = true;
-  for (const auto& r : reports) {
-    if (!r.error.empty()) healthy = false;
-    if (r.mesh) {
-      for (const auto& l : r.mesh->links()) {
-        healthy = healthy && (!counts_for_health(l) || l.state() == pb::MESH_LINK_STATE_UP);
-      }
-    }
-  }
+  auto reports = ask_region(g, nodes);
+  const bool healthy = region_problem(reports).empty();
   if (g.output != Output::kTable) {
     auto arr = nlohmann::json::array();
     for (const auto& r : reports) {
@@ -134,6 +93,7 @@ void add_region_commands(CLI::App& app, Globals& g, Action& action) {
       ->required();
   status->callback(
       [&g, &action, nodes] { action = [&g, nodes] { return run_region_status(g, *nodes); }; });
+  add_rollout_command(*region, g, action);
 }
 
 }  // namespace derpctl

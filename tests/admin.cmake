@@ -37,6 +37,7 @@ derp_unit_test(admin_integration_test
   SOURCES integration/admin/derpctl_test.cc integration/admin/auth_test.cc
           integration/admin/reflection_test.cc integration/admin/drain_test.cc
           integration/admin/region_status_test.cc integration/admin/mesh_membership_test.cc
+          integration/admin/region_rollout_test.cc
   DEPS derp_test_support derp_grpc_std_protos derp_admin_proto nlohmann_json::nlohmann_json
   LABELS integration)
 add_dependencies(admin_integration_test derpd derpctl)
