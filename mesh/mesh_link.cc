@@ -107,6 +107,12 @@ asio::awaitable<void> MeshLink::run() {
     } catch (const std::exception& e) {
       error = e.what();
     }
+    // stop() during the connect (derpctl mesh remove of a sibling being dialled) cannot cancel
+    // it: the link must not start serving once it returns, or it would outlive its removal.
+    if (stopping_) {
+      if (c) c->close();
+      break;
+    }
     if (c && c->server_key() == server_.public_key()) {
       spdlog::info("mesh {}: that is this node itself; not linking", peer_.name);
       c->close();
