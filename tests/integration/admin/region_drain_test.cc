@@ -401,10 +401,11 @@ void RegionDrain::run(const Scenario& sc) {
       sc.honours_restarting ? ", clients honour Restarting" : "",
       sc.exit_at_once ? "SIGTERM, exit at once (--shutdown-grace 0)"
       : sc.sigterm    ? "SIGTERM to exit"
-                      : "derpctl drain", ms_between(drain_started, drained_at),
-      ms_between(drain_started, all_moved_at), r.refused, r.failed, r.restarting, r.resets,
-      lost_total, sent_total, static_cast<long long>(sc.total.count()), worst_loss,
-      worst_loss_flow.c_str(), worst_gap, worst_gap_flow.c_str());
+                      : "derpctl drain",
+      ms_between(drain_started, drained_at), ms_between(drain_started, all_moved_at), r.refused,
+      r.failed, r.restarting, r.resets, lost_total, sent_total,
+      static_cast<long long>(sc.total.count()), worst_loss, worst_loss_flow.c_str(), worst_gap,
+      worst_gap_flow.c_str());
   std::fflush(stdout);
   char loss[32];
   std::snprintf(loss, sizeof loss, "%.2f", worst_loss);
