@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,23 +79,25 @@ void add_mesh_commands(CLI::App& app, Globals& g, Action& action) {
   cmd->callback([cmd, &g, &action] {
     if (cmd->get_subcommands().empty()) action = [&g] { return run_mesh(g); };
   });
-  static std::string peer;
+  auto peer = std::make_shared<std::string>();
   auto* add = cmd->add_subcommand(
       "add",
       "Link this node to one more sibling of its region, without a restart. Run it on every "
       "node of the region (and start the new node with the others in its --mesh-with). Saved "
       "to the node's --mesh-with-file if it has one");
-  add->add_option("peer", peer,
+  add->add_option("peer", *peer,
                   "The sibling, as a --mesh-with entry: host, host:port, "
                   "host/dialhost or http://host:port")
       ->required();
-  add->callback([&] { action = [&] { return run_change(g, peer, true); }; });
+  add->callback(
+      [&g, &action, peer] { action = [&g, peer] { return run_change(g, *peer, true); }; });
   auto* remove = cmd->add_subcommand(
       "remove",
       "Unlink a sibling: its link stops and the clients it announced are gone from this node "
       "(PeerGone). Saved to --mesh-with-file if the node has one");
-  remove->add_option("peer", peer, "The sibling as listed by derpctl mesh")->required();
-  remove->callback([&] { action = [&] { return run_change(g, peer, false); }; });
+  remove->add_option("peer", *peer, "The sibling as listed by derpctl mesh")->required();
+  remove->callback(
+      [&g, &action, peer] { action = [&g, peer] { return run_change(g, *peer, false); }; });
 }
 
 }  // namespace derpctl
