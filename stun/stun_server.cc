@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -10,12 +11,14 @@
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 
 #include "relay/transport/port_group.h"
+#include "relay/transport/shared_socket.h"
 
 namespace derp::stun {
 namespace {
@@ -268,6 +271,7 @@ StunServer::StunServer(std::vector<asio::io_context*> workers, StunConfig config
 
 StunServer::~StunServer() {
   stop();
+  if (config_.inherited_fd >= 0) ::close(config_.inherited_fd);  // never started
 }
 
 void StunServer::start() {
@@ -275,16 +279,33 @@ void StunServer::start() {
   started_ = true;
   const udp::endpoint requested(parse_host(config_.host), config_.port);
 
-  // One socket per worker in one SO_REUSEPORT group, after a plain bind proves nobody else has
-  // the port (relay/transport/port_group.h).
+  // Absorb bursts (a whole region's clients probing at once) between wake-ups. The kernel caps
+  // this at net.core.rmem_max; failing to raise it is not an error.
+  auto size_buffer = [](udp::socket& s) {
+    boost::system::error_code ignored;
+    s.set_option(asio::socket_base::receive_buffer_size(kReceiveBufferBytes), ignored);
+  };
   std::vector<udp::socket> sockets;
+  if (config_.inherited_fd >= 0) {
+    // The service manager's socket outlives this process: datagrams that arrive while derpd
+    // restarts wait in its queue. Every worker reads it through a duplicate.
+    const int fd = std::exchange(config_.inherited_fd, -1);
+    try {
+      sockets = transport::share_socket<udp::socket>(fd, contexts_);
+    } catch (const boost::system::system_error& e) {
+      ::close(fd);
+      throw std::system_error(e.code().value(), std::system_category(),
+                              "stun: cannot use the udp socket from the service manager");
+    }
+    ::close(fd);
+    size_buffer(sockets.front());
+  }
+  // Else one socket per worker in one SO_REUSEPORT group, after a plain bind proves nobody else
+  // has the port (relay/transport/port_group.h).
   try {
-    sockets = transport::open_port_group<udp::socket>(requested, contexts_, [](udp::socket& s) {
-      // Absorb bursts (a whole region's clients probing at once) between wake-ups. The kernel
-      // caps this at net.core.rmem_max; failing to raise it is not an error.
-      boost::system::error_code ignored;
-      s.set_option(asio::socket_base::receive_buffer_size(kReceiveBufferBytes), ignored);
-    });
+    if (sockets.empty()) {
+      sockets = transport::open_port_group<udp::socket>(requested, contexts_, size_buffer);
+    }
   } catch (const transport::PortGroupError& e) {
     throw std::system_error(e.code().value(), std::system_category(),
                             "stun: cannot bind udp " + format_endpoint(requested) +

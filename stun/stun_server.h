@@ -22,6 +22,9 @@ struct StunConfig {
   std::uint16_t port = 3478;  // 0 = ephemeral; see StunServer::local_port()
   // Answer plain RFC 5389/8489 Binding requests (our addition; the reference drops them).
   bool answer_generic = true;
+  // A UDP socket the service manager passed in (socket activation), used instead of binding
+  // host:port; the server owns it from start(). -1: bind.
+  int inherited_fd = -1;
 };
 
 class StunServer {

@@ -1,11 +1,15 @@
 #include "relay/http/http_front.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <future>
+#include <utility>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -26,6 +30,7 @@
 #include "relay/tls/tls_socket.h"
 #include "relay/transport/plain_socket.h"
 #include "relay/transport/port_group.h"
+#include "relay/transport/shared_socket.h"
 #include "relay/transport/socket_calls.h"
 
 namespace derp::http {
@@ -417,6 +422,8 @@ HttpFront::HttpFront(server::Server& server, ListenerConfig config, DebugPages p
 
 HttpFront::~HttpFront() {
   stop();
+  if (shared_fd_ >= 0) ::close(shared_fd_);
+  if (state_->config.inherited_fd >= 0) ::close(state_->config.inherited_fd);  // never started
 }
 
 namespace {
@@ -450,6 +457,36 @@ std::vector<std::shared_ptr<tcp::acceptor>> open_acceptors(server::Server& serve
   return out;
 }
 
+// Every worker accepts on a duplicate of the inherited listening socket `fd`. listen() first: a
+// refusing drain shut the socket down and this arms it again (on a listening socket it only sets
+// the backlog). Throws std::runtime_error naming `where`.
+std::vector<std::shared_ptr<tcp::acceptor>> adopt_acceptors(server::Server& server, int fd,
+                                                            std::uint16_t expected_port,
+                                                            const std::string& where) {
+  if (::listen(fd, asio::socket_base::max_listen_connections) != 0) {
+    throw std::runtime_error("cannot listen on " + where +
+                             " (socket from the service manager): " + std::strerror(errno));
+  }
+  std::vector<asio::io_context*> contexts;
+  for (std::size_t i = 0; i < server.worker_count(); ++i)
+    contexts.push_back(&server.worker(i).io());
+  std::vector<std::shared_ptr<tcp::acceptor>> out;
+  try {
+    for (auto& a : transport::share_socket<tcp::acceptor>(fd, contexts)) {
+      out.push_back(std::make_shared<tcp::acceptor>(std::move(a)));
+    }
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("cannot accept on " + where + ": " + e.what());
+  }
+  // A socket bound to port 0 loses its port when shut down; listen() then picks another.
+  if (expected_port != 0 && out.front()->local_endpoint().port() != expected_port) {
+    throw std::runtime_error(where +
+                             ": the service manager's socket lost its port; restart the "
+                             "socket unit (systemctl restart derpd.socket derpd)");
+  }
+  return out;
+}
+
 // Runs `task` on every worker's thread and waits until all have run, at most 5 s: a wedged
 // worker must not wedge the caller (a drain, an undrain, the SIGTERM handler) too. Returns false
 // when some worker did not answer in time; its task still runs if it ever wakes.
@@ -466,8 +503,14 @@ bool on_every_worker(server::Server& server, std::function<void(server::Worker&)
 }  // namespace
 
 void HttpFront::start() {
-  auto acceptors =
-      open_acceptors(server_, bind_endpoint(state_->config.host, state_->config.port), describe());
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  if (state_->config.inherited_fd >= 0) {
+    shared_fd_ = std::exchange(state_->config.inherited_fd, -1);
+    acceptors = adopt_acceptors(server_, shared_fd_, 0, describe());
+  } else {
+    acceptors = open_acceptors(server_, bind_endpoint(state_->config.host, state_->config.port),
+                               describe());
+  }
   bound_port_ = acceptors.front()->local_endpoint().port();
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     auto& worker = server_.worker(i);
@@ -487,8 +530,11 @@ void HttpFront::start() {
   accepting_.store(true);
 }
 
-void HttpFront::stop_accepting() {
+void HttpFront::stop_accepting(ListenerStop how) {
   if (!accepting_.exchange(false)) return;
+  // Before the workers close their copies: a connect that arrives in between is refused, not
+  // queued for nobody.
+  if (shared_fd_ >= 0 && how == ListenerStop::kRefuse) ::shutdown(shared_fd_, SHUT_RD);
   on_every_worker(server_, [st = state_](server::Worker& w) {
     if (auto a = std::exchange(st->acceptors[w.index()], nullptr)) {
       boost::system::error_code ignored;
@@ -502,7 +548,9 @@ std::string HttpFront::resume_accepting() {
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
   try {
     acceptors =
-        open_acceptors(server_, bind_endpoint(state_->config.host, bound_port_), describe());
+        shared_fd_ >= 0
+            ? adopt_acceptors(server_, shared_fd_, bound_port_, describe())
+            : open_acceptors(server_, bind_endpoint(state_->config.host, bound_port_), describe());
   } catch (const std::runtime_error& e) {
     return e.what();
   }

@@ -35,7 +35,16 @@ struct ListenerConfig {
   // Checked for every accepted connection (relay/limits); null admits everything. Shared by every
   // listener of the node, so the limits count connections on all of them together.
   std::shared_ptr<limits::ConnectionLimits> limits;
+  // A listening socket the service manager passed in (relay/systemd/socket_activation.h), used
+  // instead of binding one; the front owns it from start(). -1: bind host:port.
+  int inherited_fd = -1;
 };
+
+// How stop_accepting() leaves the port. With a socket of the node's own, both close it and
+// connects are refused. With one from the service manager (which keeps a copy), kRefuse shuts the
+// socket down so connects are refused all the same, while kLeaveQueued only stops this process
+// from accepting: connects then wait in the kernel's queue for the next derpd (a restart).
+enum class ListenerStop { kRefuse, kLeaveQueued };
 
 // Bodies for /debug/vars and /debug/varz, produced on demand.
 struct DebugPages {
@@ -54,12 +63,14 @@ class HttpFront {
   // Tailscale clients fail over to the next node of their region only when the TCP connect
   // fails). Connections already accepted carry on. Returns once every worker has closed its
   // socket. Call from a thread that is not a worker's.
-  void stop_accepting();
+  void stop_accepting(ListenerStop how = ListenerStop::kRefuse);
   // Binds the same address again after stop_accepting(). Returns "" on success, else what went
   // wrong in operator words (another process took the port meanwhile); the front then stays
   // closed. Call from a thread that is not a worker's.
   std::string resume_accepting();
   bool accepting() const { return accepting_.load(); }
+  // True when the listening socket came from the service manager (socket activation).
+  bool inherited() const { return shared_fd_ >= 0; }
   std::uint16_t port() const { return bound_port_; }
   std::string describe() const;  // "http://127.0.0.1:3340" for logs
   // Draining: refuse new DERP upgrades and report not-serving on /derp/probe.
@@ -71,6 +82,7 @@ class HttpFront {
   server::Server& server_;
   std::shared_ptr<State> state_;
   std::uint16_t bound_port_ = 0;
+  int shared_fd_ = -1;  // the inherited listening socket; every worker accepts on a duplicate
   std::atomic<bool> accepting_{false};
 };
 

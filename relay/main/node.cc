@@ -31,6 +31,7 @@
 #include "relay/server/drain_controller.h"
 #include "relay/server/metrics_export.h"
 #include "relay/server/server.h"
+#include "relay/systemd/socket_activation.h"
 #include "relay/tls/allocator_tuning.h"
 #include "relay/tls/server_context.h"
 #include "stun/stun_server.h"
@@ -126,6 +127,27 @@ int run_node(const Options& options) {
         "or listen on a port other than 443 for plain HTTP (-a :3340)");
   }
 
+  // Sockets from derpd.socket (systemd socket activation), matched to the listeners by port, so
+  // that a restart never refuses a connect.
+  using systemd::SocketKind;
+  auto inherited = systemd::InheritedSockets::take_from_environment();
+  const bool port80_wanted = tls && o.http_port > 0;
+  const auto http_port = static_cast<std::uint16_t>(o.http_port);
+  const auto stun_port = static_cast<std::uint16_t>(o.stun_port);
+  const int main_fd = inherited.take(SocketKind::kTcpListener, listen.host, listen.port,
+                                     "DERP " + host_port(listen.host, listen.port));
+  const int port80_fd = port80_wanted
+                            ? inherited.take(SocketKind::kTcpListener, listen.host, http_port,
+                                             "plain HTTP " + host_port(listen.host, http_port))
+                            : -1;
+  const int stun_fd = o.stun ? inherited.take(SocketKind::kUdp, listen.host, stun_port,
+                                              "STUN " + host_port(listen.host, stun_port))
+                             : -1;
+  inherited.check_all_taken(
+      "DERP tcp " + host_port(listen.host, listen.port) +
+      (port80_wanted ? ", plain HTTP tcp " + host_port(listen.host, http_port) : std::string()) +
+      (o.stun ? ", STUN udp " + host_port(listen.host, stun_port) : std::string(", STUN off")));
+
   server::ServerConfig config;
   config.private_key = resolve_server_key(o);
   config.mesh_key = resolve_mesh_key(o);
@@ -191,6 +213,7 @@ int run_node(const Options& options) {
       std::chrono::duration_cast<std::chrono::seconds>(o.tcp_keepalive_time);
   main_listener.tcp.user_timeout = ms(o.tcp_user_timeout);
   main_listener.limits = connection_limits;
+  main_listener.inherited_fd = main_fd;
   if (certs) main_listener.tls_context = [store = certs.get()] { return store->current(); };
   http::HttpFront front(server, main_listener, pages);
   front.start();
@@ -202,6 +225,7 @@ int run_node(const Options& options) {
     plain.front.port80 = true;
     plain.front.tls = false;
     plain.tls_context = nullptr;
+    plain.inherited_fd = port80_fd;
     port80 = std::make_unique<http::HttpFront>(server, plain, pages);
     port80->start();
   }
@@ -214,6 +238,7 @@ int run_node(const Options& options) {
     stun_config.host = listen.host;
     stun_config.port = static_cast<std::uint16_t>(o.stun_port);
     stun_config.answer_generic = o.stun_answer_generic;
+    stun_config.inherited_fd = stun_fd;
     stun_server = std::make_unique<stun::StunServer>(contexts, stun_config);
     stun_server->start();
   }
@@ -252,14 +277,28 @@ int run_node(const Options& options) {
   };
   // The drain belongs to the node: the admin API starts and undoes it, SIGTERM runs it before
   // exiting. Its steps run on `control` (this thread).
+  //
+  // A SIGTERM drain with the listening socket from the service manager is a restart (or an
+  // upgrade): the socket stays open in systemd, so connects wait in its queue for the next derpd
+  // instead of being refused, and STUN keeps answering until the exit. A drain through the admin
+  // API always refuses, so that clients move to a sibling.
+  bool restarting_in_place = false;
   server::DrainHooks hooks;
-  hooks.accept_connections = [&front, &port80](bool accept) -> std::string {
+  hooks.accept_connections = [&front, &port80, &restarting_in_place](bool accept) -> std::string {
     // Port 80 (beside TLS) carries no DERP for real clients; it keeps answering captive-portal
     // checks and redirects, and refuses upgrades while the main listener is closed.
     front.set_refuse_new_derp(!accept);
     if (port80) port80->set_refuse_new_derp(!accept);
     if (!accept) {
-      front.stop_accepting();
+      if (restarting_in_place) {
+        front.stop_accepting(http::ListenerStop::kLeaveQueued);
+        spdlog::info(
+            "draining: stopped accepting on {}; new connections wait in the service "
+            "manager's socket for the next derpd",
+            front.describe());
+        return "";
+      }
+      front.stop_accepting(http::ListenerStop::kRefuse);
       spdlog::info("draining: stopped accepting on {}; new connections are refused",
                    front.describe());
       return "";
@@ -274,7 +313,8 @@ int run_node(const Options& options) {
     return "";
   };
   if (stun_server) {
-    hooks.stun_replies = [&stun_server](bool enabled) {
+    hooks.stun_replies = [&stun_server, &restarting_in_place](bool enabled) {
+      if (!enabled && restarting_in_place) return;
       stun_server->set_replies_enabled(enabled);
     };
   }
@@ -382,12 +422,20 @@ int run_node(const Options& options) {
         return stop_now(draining_for_exit ? "second signal" : "signal");
       }
       draining_for_exit = true;
+      restarting_in_place = front.inherited();
       drain.set_exiting();
       service.shutting_down(grace);
       server::DrainOptions d;
       d.deadline = grace;
-      // With no sibling to protect from a herd, everyone may leave at once.
-      d.clients_per_second = mesh_control.links().empty() ? 0 : o.drain_rate;
+      // With no sibling to protect from a herd, everyone may leave at once. In a restart they
+      // all reconnect into the kept socket, not to a sibling; pacing would only make the first
+      // ones wait longer for the next derpd.
+      d.clients_per_second = mesh_control.links().empty() || restarting_in_place ? 0 : o.drain_rate;
+      if (restarting_in_place) {
+        spdlog::info(
+            "the listening socket is the service manager's (socket activation): "
+            "connects queue for the next derpd while this one drains");
+      }
       if (!drain.drain(d)) {
         spdlog::info("received signal {} while draining: exiting once drained, at most in {} ms",
                      sig, grace.count());

@@ -66,7 +66,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.get_formatter()->column_width(34);
   app.add_option("-a,--addr", o.addr,
                  "Main listen address (:port, ip:port, [ip6]:port). TLS when the port is 443 or "
-                 "--certmode=manual, plain HTTP otherwise")
+                 "--certmode=manual, plain HTTP otherwise. Under systemd with derpd.socket "
+                 "(LISTEN_FDS), the sockets for this port, --http-port and --stun-port come from "
+                 "systemd and outlive a restart")
       ->capture_default_str();
   app.add_option("--http-port", o.http_port,
                  "Plain HTTP port served beside TLS (captive-portal check, redirects); -1 disables")

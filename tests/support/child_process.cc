@@ -75,7 +75,7 @@ int stop_child(pid_t& pid, int sig, std::chrono::milliseconds grace) {
 
 DerpdReady launch_derpd(const std::string& binary, const std::vector<std::string>& args,
                         const std::string& log_path, std::chrono::milliseconds timeout, pid_t& pid,
-                        int& stdout_fd) {
+                        int& stdout_fd, const std::function<void()>& in_child) {
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) throw std::runtime_error("cannot open derpd's log file " + log_path);
   int out[2];
@@ -83,7 +83,7 @@ DerpdReady launch_derpd(const std::string& binary, const std::vector<std::string
     ::close(log_fd);
     throw std::runtime_error("pipe failed");
   }
-  pid = spawn_child(binary, args, out[1], log_fd);
+  pid = spawn_child(binary, args, out[1], log_fd, in_child);
   ::close(out[1]);
   ::close(log_fd);
   auto fail = [&](const std::string& why) {

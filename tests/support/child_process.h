@@ -32,8 +32,9 @@ struct DerpdReady {
 // Starts derpd with stderr appended to `log_path` and reads its stdout until the ready line.
 // Throws std::runtime_error when it exits first or is not ready within `timeout` (the child is
 // stopped then). On success `pid` and `stdout_fd` (still open, owned by the caller) are set.
+// `in_child` as for spawn_child.
 DerpdReady launch_derpd(const std::string& binary, const std::vector<std::string>& args,
                         const std::string& log_path, std::chrono::milliseconds timeout, pid_t& pid,
-                        int& stdout_fd);
+                        int& stdout_fd, const std::function<void()>& in_child = {});
 
 }  // namespace derp::testing

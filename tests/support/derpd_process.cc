@@ -47,7 +47,11 @@ void refuse_fixed_ports(const std::vector<std::string>& args) {
 
 }  // namespace
 
-DerpdProcess::DerpdProcess(std::vector<std::string> args, std::chrono::seconds timeout) {
+DerpdProcess::DerpdProcess(std::vector<std::string> args, std::chrono::seconds timeout)
+    : DerpdProcess(std::move(args), {}, timeout) {}
+
+DerpdProcess::DerpdProcess(std::vector<std::string> args, const std::function<void()>& in_child,
+                           std::chrono::seconds timeout) {
   refuse_fixed_ports(args);
   // Test nodes run side by side: none takes the host's default admin socket unless asked to.
   if (std::find(args.begin(), args.end(), "--admin-socket") == args.end()) {
@@ -59,7 +63,7 @@ DerpdProcess::DerpdProcess(std::vector<std::string> args, std::chrono::seconds t
   ::close(log_fd);
   log_path_ = log_template;
   try {
-    auto ready = launch_derpd(binary(), args, log_path_, timeout, pid_, stdout_fd_);
+    auto ready = launch_derpd(binary(), args, log_path_, timeout, pid_, stdout_fd_, in_child);
     derp_url_ = ready.derp_url;
     port_ = ready.port;
     stun_port_ = ready.stun_port;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ class DerpdProcess {
   // tests never collide. Throws when derpd exits or is not ready within `timeout`.
   explicit DerpdProcess(std::vector<std::string> args,
                         std::chrono::seconds timeout = std::chrono::seconds(20));
+  // `in_child` runs in the forked child before exec (e.g. to pass sockets the way systemd does:
+  // tests/support/service_manager_sockets.h).
+  DerpdProcess(std::vector<std::string> args, const std::function<void()>& in_child,
+               std::chrono::seconds timeout = std::chrono::seconds(20));
   ~DerpdProcess();
   DerpdProcess(const DerpdProcess&) = delete;
   DerpdProcess& operator=(const DerpdProcess&) = delete;
