@@ -97,6 +97,13 @@ int DerpdProcess::stop(int sig) {
   return stop_child(pid_, sig, std::chrono::seconds(30));
 }
 
+bool DerpdProcess::exited(int& status) {
+  if (pid_ <= 0) return true;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  pid_ = -1;
+  return true;
+}
+
 TempDir::TempDir() {
   char t[] = "/tmp/derpd-test-XXXXXX";
   if (!::mkdtemp(t)) throw std::runtime_error("mkdtemp failed");

@@ -64,6 +64,9 @@ class DerpdProcess {
   std::string log() const;
   // Sends `sig` and waits for exit; returns the exit status as from waitpid.
   int stop(int sig = SIGTERM);
+  // Whether the process has exited by itself (then reaped, its status in `status`); the
+  // destructor then has nothing to stop.
+  bool exited(int& status);
   void kill_hard() { stop(SIGKILL); }
 
   static std::string binary();  // $DERP_BIN_DIR/derpd
