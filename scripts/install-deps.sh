@@ -10,6 +10,7 @@ packages=(
   libsystemd-dev                                 # sd_notify: Type=notify, watchdog, status
   systemd                                        # systemd-analyze verify of deploy/systemd in tests
   yamllint python3-yaml                          # checks of deploy/kubernetes in tests
+  python3                                        # admission controller and LocalAPI stand-ins in tests
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # admin API, derpctl
   grpc-proto                                     # reflection/health protos for the admin tests

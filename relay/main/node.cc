@@ -17,6 +17,7 @@
 #include "mesh/mesh_link.h"
 #include "mesh/mesh_peers.h"
 #include "relay/admin/admin_endpoint.h"
+#include "relay/admission/admission.h"
 #include "relay/http/http_front.h"
 #include "relay/limits/connection_limit_metrics.h"
 #include "relay/limits/connection_limits.h"
@@ -148,13 +149,46 @@ int run_node(const Options& options) {
       (port80_wanted ? ", plain HTTP tcp " + host_port(listen.host, http_port) : std::string()) +
       (o.stun ? ", STUN udp " + host_port(listen.host, stun_port) : std::string(", STUN off")));
 
+  // Who may use the relay. Declared before the server, so it outlives every session that might
+  // still be waiting for its answer; stopped before the server stops (below).
+  std::shared_ptr<admission::Admission> admission;
+  if (o.verify_clients || !o.verify_client_url.empty()) {
+    admission::AdmissionConfig a;
+    a.verify_clients = o.verify_clients;
+    a.tailscaled_socket = o.tailscaled_socket;
+    a.verify_url = o.verify_client_url;
+    a.fail_open = o.verify_client_url_fail_open;
+    admission = std::make_shared<admission::Admission>(a);
+    spdlog::info("admission: {}{}{}",
+                 o.verify_clients ? "tailscaled at " + o.tailscaled_socket : "",
+                 o.verify_clients && !o.verify_client_url.empty() ? ", then " : "",
+                 o.verify_client_url.empty()
+                     ? std::string()
+                     : "controller " + o.verify_client_url +
+                           (o.verify_client_url_fail_open ? " (fail-open)" : " (fail-closed)"));
+  }
+
   server::ServerConfig config;
+  if (admission) {
+    config.admit = [admission](const protocol::NodePublic& key, const std::string& source_ip,
+                               server::ServerConfig::AdmissionDecided decided) {
+      admission->check(key, source_ip, std::move(decided));
+    };
+  }
   config.private_key = resolve_server_key(o);
   config.mesh_key = resolve_mesh_key(o);
   config.queue_depth = queue_depth_from_env();
   config.write_timeout = ms(o.tcp_write_timeout);
   config.workers = o.workers;
   server::Server server(config);
+  // Whichever way this function ends, the admission thread stops before the workers do: its
+  // answers are posted to them.
+  struct StopFirst {
+    std::shared_ptr<admission::Admission> admission;
+    ~StopFirst() {
+      if (admission) admission->stop();
+    }
+  } stop_admission_first{admission};
 
   auto connection_limits = make_connection_limits(o);
   mesh::MeshLinkOptions link_options;
@@ -194,11 +228,12 @@ int run_node(const Options& options) {
     limits::add_expvar(j, connection_limits->stats());
     return j.dump(1, '\t');
   };
-  auto collect_varz = [&server, &stun_server, connection_limits] {
+  auto collect_varz = [&server, &stun_server, connection_limits, admission] {
     std::string out;
     server::append_prometheus(out, server.stats(), server.started_at());
     limits::append_prometheus(out, connection_limits->stats());
     if (stun_server) out += stun_server->prometheus_text();
+    if (admission) out += admission::prometheus_text(admission->counts());
     return out;
   };
   http::DebugPages pages{collect_vars, collect_varz};
@@ -483,6 +518,7 @@ int run_node(const Options& options) {
     spdlog::info("mesh links stopped after {} ms", elapsed_ms());
   }
   if (stun_server) stun_server->stop();
+  if (admission) admission->stop();  // no answer reaches a worker after this
   server.stop();
   spdlog::info("derpd stopped in {} ms", elapsed_ms());
   return 0;

@@ -152,6 +152,23 @@ void add_flags(CLI::App& app, Options& o) {
                  "Source addresses (CIDR, comma-separated) that the three limits above skip. "
                  "Mesh siblings are exempt too, by the address this node dials them at")
       ->capture_default_str();
+  app.add_flag("--verify-clients", o.verify_clients,
+               "Admit only clients that the local tailscaled (--socket) knows as nodes of its "
+               "tailnet, as derper. Mesh peers are always admitted")
+      ->capture_default_str();
+  app.add_option("--socket", o.tailscaled_socket,
+                 "tailscaled's LocalAPI socket, for --verify-clients")
+      ->capture_default_str();
+  app.add_option(
+         "--verify-client-url", o.verify_client_url,
+         "Admission controller: for each client derpd POSTs "
+         "{\"NodePublic\":\"nodekey:…\",\"Source\":\"IP\"} here (5 s timeout) and admits it "
+         "only on a 200 with {\"Allow\":true}. Runs after --verify-clients")
+      ->capture_default_str();
+  app.add_flag("--verify-client-url-fail-open", o.verify_client_url_fail_open,
+               "Admit clients while the --verify-client-url controller cannot be reached at all "
+               "(an answer other than 200 always refuses)")
+      ->capture_default_str();
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")

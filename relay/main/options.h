@@ -46,6 +46,11 @@ struct Options {
   std::string connection_limit_exempt = "127.0.0.0/8,::1";
   unsigned workers = 0;
   std::string log_level = "info";
+  // Admission (protocol §4.9), with derper's flag names and defaults.
+  bool verify_clients = false;
+  std::string tailscaled_socket = "/var/run/tailscale/tailscaled.sock";  // --socket
+  std::string verify_client_url;
+  bool verify_client_url_fail_open = true;
   AdminOptions admin;  // --admin-*
 };
 

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
 #include <cstring>
 
 #include "relay/logging/printable.h"
@@ -180,9 +182,19 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
   }
 }
 
+bool ClientSession::hold(Bytes data) {
+  if (held_.size() + data.size() > kMaxBytesBeforeAdmission) {
+    return fail("sent more than " + std::to_string(kMaxBytesBeforeAdmission) +
+                " bytes while its admission was being checked");
+  }
+  held_.insert(held_.end(), data.begin(), data.end());
+  return true;
+}
+
 bool ClientSession::on_bytes(Bytes data) {
   DERP_ASSERT(worker_.owns_current_thread());
   if (closing_) return false;
+  if (awaiting_admission_) return hold(data);
   const std::int64_t now_ns = steady_ns(server_.now());
   last_activity_ns_.store(now_ns, std::memory_order_relaxed);
   worker_.set_batch_now_ns(now_ns);  // stamps the packets routed from these bytes
@@ -221,6 +233,7 @@ bool ClientSession::on_bytes(Bytes data) {
       pending_.clear();
       if (pending_.capacity() > kRetainedInputBytes) std::vector<std::uint8_t>().swap(pending_);
       if (!ok || closing_) return false;
+      if (awaiting_admission_) return hold(data);
       continue;
     }
     if (data.size() < proto::kFrameHeaderLen) {
@@ -247,6 +260,7 @@ bool ClientSession::on_bytes(Bytes data) {
     }
     if (!dispatch(h.type, data.subspan(proto::kFrameHeaderLen, h.length)) || closing_) return false;
     data = data.subspan(total);
+    if (awaiting_admission_) return hold(data);
   }
   return true;
 }
@@ -289,8 +303,47 @@ bool ClientSession::handle_client_info(Bytes payload) {
   auto parsed = proto::parse_client_info_json(
       std::string_view(reinterpret_cast<const char*>(json->data()), json->size()));
   if (!parsed.info) return fail("ClientInfo: " + parsed.error);
-  establish(frame.value.key, std::move(*parsed.info), *shared);
+  // Mesh peers are admitted before any check (protocol §4.9).
+  const auto& admit = server_.config().admit;
+  const bool mesh_peer = parsed.info->mesh_key && server_.mesh_key_matches(*parsed.info->mesh_key);
+  if (!admit || mesh_peer) {
+    establish(frame.value.key, std::move(*parsed.info), *shared);
+    return true;
+  }
+  awaiting_admission_ = AwaitingAdmission{frame.value.key, std::move(*parsed.info), *shared};
+  // The answer comes back through the worker's inbox; by then the connection may be gone.
+  Worker* worker = &worker_;
+  admit(frame.value.key, source_ip(), [worker, id = conn_id_](bool admitted, std::string reason) {
+    worker->post(RunOnWorker{[worker, id, admitted, reason = std::move(reason)] {
+      if (ClientSession* s = worker->find_session(id)) s->admission_decided(admitted, reason);
+    }});
+  });
   return true;
+}
+
+void ClientSession::admission_decided(bool admit, const std::string& reason) {
+  DERP_ASSERT(worker_.owns_current_thread());
+  if (!awaiting_admission_ || closing_) return;
+  AwaitingAdmission a = std::move(*awaiting_admission_);
+  awaiting_admission_.reset();
+  if (!admit) {
+    fail("not admitted: " + reason);
+    close(close_reason_);
+    return;
+  }
+  establish(a.key, std::move(a.info), a.shared);
+  if (held_.empty()) return;
+  std::vector<std::uint8_t> held = std::move(held_);
+  held_.clear();
+  if (!on_bytes(held)) close(close_reason_);
+}
+
+std::string ClientSession::source_ip() const {
+  if (info_.remote_ip == std::array<std::uint8_t, 16>{}) return "";
+  const auto v6 = boost::asio::ip::address_v6(info_.remote_ip);
+  if (v6.is_v4_mapped())
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
+  return v6.to_string();
 }
 
 void ClientSession::establish(const proto::NodePublic& key, proto::ClientInfo info,

@@ -71,6 +71,13 @@ class ClientSession {
   // target calls it directly so that each input skips a scalar multiplication and a JSON parse.
   void establish(const protocol::NodePublic& key, protocol::ClientInfo info,
                  const protocol::BoxKey& shared);
+  // The admission check's answer (ServerConfig::admit), on this worker's thread: establishes the
+  // session and processes what the client sent meanwhile, or closes it.
+  void admission_decided(bool admit, const std::string& reason);
+  bool awaiting_admission() const { return awaiting_admission_.has_value(); }
+  // What a client may send after its ClientInfo while it waits for admission (a real client
+  // waits for ServerInfo and sends nothing).
+  static constexpr std::size_t kMaxBytesBeforeAdmission = 64 * 1024;
   bool has_output() const;
   // Appends pending frames to `out`, stopping once it holds at least `soft_limit` bytes.
   void take_output(std::vector<std::uint8_t>& out, std::size_t soft_limit);
@@ -156,6 +163,15 @@ class ClientSession {
   // Input reassembly: a frame split across reads is gathered here; whole frames are parsed in
   // place.
   std::vector<std::uint8_t> pending_;
+  struct AwaitingAdmission {
+    protocol::NodePublic key;
+    protocol::ClientInfo info;
+    protocol::BoxKey shared;
+  };
+  std::optional<AwaitingAdmission> awaiting_admission_;
+  std::vector<std::uint8_t> held_;  // received while awaiting admission
+  bool hold(protocol::Bytes data);
+  std::string source_ip() const;
   std::uint64_t skip_ = 0;  // bytes of an ignored frame still to discard
 
   // Output.

@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
+#include <string>
 
 #include "relay/protocol/key.h"
 
@@ -19,6 +21,13 @@ struct ServerConfig {
   std::chrono::milliseconds keepalive_interval{60000};
   std::chrono::milliseconds keepalive_jitter{5000};
   unsigned workers = 0;  // 0: one per core
+  // Who may use the relay (relay/admission): asked for every client that is not a mesh peer once
+  // its ClientInfo has opened, before ServerInfo. It must call `decided` at most once, from any
+  // thread; without an answer the handshake times out. Empty: everyone is admitted.
+  using AdmissionDecided = std::function<void(bool admit, std::string reason)>;
+  std::function<void(const protocol::NodePublic& key, const std::string& source_ip,
+                     AdmissionDecided decided)>
+      admit;
   // The core's clock (as derpserver's tstime.Clock, Envoy's TimeSource): tests swap it to check
   // time rules (NotHere limiter, home moves, deadlines) without sleeping. A plain function
   // pointer: the data path reads it once per read or write batch.

@@ -1,0 +1,87 @@
+// Who may use the relay (protocol §4.9): after a client's ClientInfo opens, and unless it is a mesh
+// peer, the node asks tailscaled (--verify-clients) and then an admission controller
+// (--verify-client-url) before it sends ServerInfo. The calls run on the admission thread, so a
+// slow controller delays only the clients waiting for it: workers keep relaying and accepting.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "relay/logging/log_throttle.h"
+#include "relay/protocol/key.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace derp::admission {
+
+struct AdmissionConfig {
+  bool verify_clients = false;  // ask tailscaled's LocalAPI whois
+  std::string tailscaled_socket = "/var/run/tailscale/tailscaled.sock";
+  std::string verify_url;  // POST here; "" skips
+  // When the controller cannot be reached at all (refused, unresolvable, timed out), admit.
+  bool fail_open = true;
+  std::chrono::milliseconds timeout{5000};  // per call
+};
+
+// Which check decided.
+enum class DecisionSource { kTailscaled, kUrl };
+enum class DecisionResult { kAdmitted, kRejected, kAdmittedFailOpen };
+inline constexpr std::size_t kSourceCount = 2;
+inline constexpr std::size_t kResultCount = 3;
+std::string_view to_string(DecisionSource s);
+std::string_view to_string(DecisionResult r);
+
+struct AdmissionCounts {
+  // [source][result]
+  std::array<std::array<std::uint64_t, kResultCount>, kSourceCount> decisions{};
+  std::uint64_t waiting = 0;  // checks in progress now
+};
+
+// derp_admission_total{source,result} and derp_admission_waiting, for /debug/varz.
+std::string prometheus_text(const AdmissionCounts& c);
+
+class Admission {
+ public:
+  // Starts the admission thread. Throws std::runtime_error for a config that cannot work (a
+  // --verify-client-url that is not an http(s) URL).
+  explicit Admission(AdmissionConfig config);
+  ~Admission();
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+
+  // Admit or not; `done` runs on the admission thread, exactly once, unless stop() came first.
+  using Done = std::function<void(bool admit, std::string reason)>;
+  void check(const protocol::NodePublic& key, std::string source_ip, Done done);
+  // Ends the thread; checks in progress are abandoned (their clients' handshakes time out).
+  void stop();
+
+  const AdmissionConfig& config() const { return config_; }
+  AdmissionCounts counts() const;
+
+ private:
+  struct Check;
+  void count(DecisionSource s, DecisionResult r);
+  void log_rejection(const std::string& reason, const protocol::NodePublic& key,
+                     const std::string& source_ip);
+
+  AdmissionConfig config_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::array<std::array<std::atomic<std::uint64_t>, kResultCount>, kSourceCount> decisions_{};
+  std::atomic<std::uint64_t> waiting_{0};
+  logging::LogThrottle log_throttle_;
+  std::thread thread_;
+};
+
+}  // namespace derp::admission

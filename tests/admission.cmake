@@ -1,0 +1,12 @@
+# relay/admission: the checks' wire formats, a fuzz target for the answers, and the whole thing
+# end to end with a real controller and a LocalAPI stand-in (Python helpers beside the test).
+derp_unit_test(admission_unit_test SOURCES unit/admission/controller_protocol_test.cc
+  DEPS derp_admission_protocol nlohmann_json::nlohmann_json)
+derp_fuzzer(controller_answer_fuzz SOURCE fuzz/controller_answer_fuzz.cc DEPS derp_admission_protocol)
+
+derp_unit_test(admission_test
+  SOURCES integration/admission_test.cc
+  DEPS derp_test_support nlohmann_json::nlohmann_json
+  LABELS integration)
+target_compile_definitions(admission_test PRIVATE DERP_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+add_dependencies(admission_test derpd)
