@@ -15,7 +15,15 @@ namespace derp::admission {
 namespace asio = boost::asio;
 
 std::string_view to_string(DecisionSource s) {
-  return s == DecisionSource::kTailscaled ? "tailscaled" : "url";
+  switch (s) {
+    case DecisionSource::kTailscaled:
+      return "tailscaled";
+    case DecisionSource::kUrl:
+      return "url";
+    case DecisionSource::kCache:
+      return "cache";
+  }
+  return "?";
 }
 
 std::string_view to_string(DecisionResult r) {
@@ -39,6 +47,9 @@ constexpr const char* kCapabilityVersion = "56";
 struct Outcome {
   bool admit = false;
   std::string reason;
+  // An answer of a check; not a fail-open admit or a failed call, which say nothing about the
+  // client.
+  bool cacheable = true;
 };
 
 asio::awaitable<Outcome> ask_tailscaled(asio::any_io_executor ex, const AdmissionConfig& config,
@@ -54,6 +65,7 @@ asio::awaitable<Outcome> ask_tailscaled(asio::any_io_executor ex, const Admissio
   Outcome out;
   if (!answer.reached) {
     out.reason = "tailscaled did not answer: " + answer.error;
+    out.cacheable = false;
     if (answer.error.find("invalid 'addr' parameter") != std::string::npos) {
       out.reason = whois_verdict(0, answer.error).reason;
     }
@@ -84,6 +96,7 @@ asio::awaitable<UrlOutcome> ask_controller(asio::any_io_executor ex, const Admis
   if (!answer.reached) {
     out.unreachable = true;
     out.outcome.reason = "admission controller unreachable: " + answer.error;
+    out.outcome.cacheable = false;
     co_return out;
   }
   if (answer.body_too_large) {
@@ -171,7 +184,38 @@ void Admission::log_rejection(const std::string& reason, const protocol::NodePub
   }
 }
 
+std::optional<Admission::Cached> Admission::cached(const std::string& id) {
+  if (config_.cache_ttl.count() <= 0) return std::nullopt;
+  std::lock_guard lock(cache_mu_);
+  auto it = cache_.find(id);
+  if (it == cache_.end()) return std::nullopt;
+  if (it->second.expires <= std::chrono::steady_clock::now()) {
+    cache_.erase(it);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+void Admission::remember(const std::string& id, bool admit, const std::string& reason) {
+  if (config_.cache_ttl.count() <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(cache_mu_);
+  if (cache_.size() >= kMaxCached) {
+    std::erase_if(cache_, [now](const auto& entry) { return entry.second.expires <= now; });
+    if (cache_.size() >= kMaxCached) cache_.clear();
+  }
+  cache_[id] = Cached{admit, reason, now + config_.cache_ttl};
+}
+
 void Admission::check(const protocol::NodePublic& key, std::string source_ip, Done done) {
+  const std::string id = key.to_hex() + " " + source_ip;
+  if (auto hit = cached(id)) {
+    count(DecisionSource::kCache,
+          hit->admit ? DecisionResult::kAdmitted : DecisionResult::kRejected);
+    if (!hit->admit) log_rejection(hit->reason + " (cached)", key, source_ip);
+    done(hit->admit, hit->admit ? std::string() : hit->reason + " (cached)");
+    return;
+  }
   auto c = std::make_shared<Check>(Check{key, std::move(source_ip), std::move(done)});
   waiting_.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(
@@ -193,7 +237,7 @@ void Admission::check(const protocol::NodePublic& key, std::string source_ip, Do
               spdlog::warn("admission: {}; admitting anyway (--verify-client-url-fail-open){}",
                            u.outcome.reason, logging::LogThrottle::suffix(*suppressed));
             }
-            co_return Outcome{true, ""};
+            co_return Outcome{true, "", /*cacheable=*/false};
           }
           count(DecisionSource::kUrl,
                 u.outcome.admit ? DecisionResult::kAdmitted : DecisionResult::kRejected);
@@ -207,9 +251,11 @@ void Admission::check(const protocol::NodePublic& key, std::string source_ip, Do
           try {
             std::rethrow_exception(error);
           } catch (const std::exception& e) {
-            outcome = Outcome{false, std::string("admission check failed: ") + e.what()};
+            outcome = Outcome{false, std::string("admission check failed: ") + e.what(), false};
           }
         }
+        if (outcome.cacheable)
+          remember(c->key.to_hex() + " " + c->source_ip, outcome.admit, outcome.reason);
         if (!outcome.admit) log_rejection(outcome.reason, c->key, c->source_ip);
         c->done(outcome.admit, std::move(outcome.reason));
       });

@@ -12,8 +12,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "relay/logging/log_throttle.h"
 #include "relay/protocol/key.h"
@@ -31,12 +34,16 @@ struct AdmissionConfig {
   // When the controller cannot be reached at all (refused, unresolvable, timed out), admit.
   bool fail_open = true;
   std::chrono::milliseconds timeout{5000};  // per call
+  // How long an answer (admit or refuse; never a fail-open admit) is reused for the same key and
+  // source address, so that a region's reconnect storm after a drain does not ask once per
+  // client. 0: every client is asked about.
+  std::chrono::milliseconds cache_ttl{0};
 };
 
-// Which check decided.
-enum class DecisionSource { kTailscaled, kUrl };
+// Which check decided; kCache: an earlier answer of theirs, reused (cache_ttl).
+enum class DecisionSource { kTailscaled, kUrl, kCache };
 enum class DecisionResult { kAdmitted, kRejected, kAdmittedFailOpen };
-inline constexpr std::size_t kSourceCount = 2;
+inline constexpr std::size_t kSourceCount = 3;
 inline constexpr std::size_t kResultCount = 3;
 std::string_view to_string(DecisionSource s);
 std::string_view to_string(DecisionResult r);
@@ -70,6 +77,15 @@ class Admission {
 
  private:
   struct Check;
+  struct Cached {
+    bool admit = false;
+    std::string reason;
+    std::chrono::steady_clock::time_point expires;
+  };
+  // Beyond this many answers the expired ones go, and if that is not enough, all of them.
+  static constexpr std::size_t kMaxCached = 100000;
+  std::optional<Cached> cached(const std::string& id);
+  void remember(const std::string& id, bool admit, const std::string& reason);
   void count(DecisionSource s, DecisionResult r);
   void log_rejection(const std::string& reason, const protocol::NodePublic& key,
                      const std::string& source_ip);
@@ -81,6 +97,8 @@ class Admission {
   std::array<std::array<std::atomic<std::uint64_t>, kResultCount>, kSourceCount> decisions_{};
   std::atomic<std::uint64_t> waiting_{0};
   logging::LogThrottle log_throttle_;
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, Cached> cache_;  // key and source address → answer
   std::thread thread_;
 };
 

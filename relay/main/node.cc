@@ -158,6 +158,7 @@ int run_node(const Options& options) {
     a.tailscaled_socket = o.tailscaled_socket;
     a.verify_url = o.verify_client_url;
     a.fail_open = o.verify_client_url_fail_open;
+    a.cache_ttl = ms(o.verify_cache_ttl);
     admission = std::make_shared<admission::Admission>(a);
     spdlog::info("admission: {}{}{}",
                  o.verify_clients ? "tailscaled at " + o.tailscaled_socket : "",

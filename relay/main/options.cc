@@ -169,6 +169,10 @@ void add_flags(CLI::App& app, Options& o) {
                "Admit clients while the --verify-client-url controller cannot be reached at all "
                "(an answer other than 200 always refuses)")
       ->capture_default_str();
+  add_duration(app, "--verify-cache-ttl", o.verify_cache_ttl,
+               "Reuse an answer of --verify-clients/--verify-client-url for the same node key and "
+               "address this long (e.g. 5m), so a reconnect storm after a drain does not ask once "
+               "per client; fail-open admits are never reused (default 0: always ask)");
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")

@@ -51,6 +51,7 @@ struct Options {
   std::string tailscaled_socket = "/var/run/tailscale/tailscaled.sock";  // --socket
   std::string verify_client_url;
   bool verify_client_url_fail_open = true;
+  std::chrono::nanoseconds verify_cache_ttl{0};  // 0: ask about every client
   AdminOptions admin;  // --admin-*
 };
 

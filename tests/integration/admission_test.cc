@@ -287,6 +287,31 @@ TEST_F(Admission, TheDeployedAllowListControllerAdmitsListedKeysOnly) {
   EXPECT_NE(try_connect(node->derp_url(), protocol::NodePrivate::generate()), "");
 }
 
+TEST_F(Admission, CachedAnswersSpareTheControllerDuringAReconnectStorm) {
+  const std::string url = start_controller();
+  auto cached = start_node({"--verify-client-url", url + "/allow", "--verify-cache-ttl", "1m"});
+  auto key = protocol::NodePrivate::generate();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(try_connect(cached->derp_url(), key), "") << i;
+  EXPECT_EQ(controller_requests().size(), 1u);
+  EXPECT_NE(http_get(cached->port(), "/debug/varz")
+                .find("derp_admission_total{source=\"cache\",result=\"admitted\"} 4\n"),
+            std::string::npos);
+  // Without the flag every connect asks.
+  auto uncached = start_node({"--verify-client-url", url + "/allow"});
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(try_connect(uncached->derp_url(), key), "") << i;
+  EXPECT_EQ(controller_requests().size(), 4u);
+}
+
+TEST_F(Admission, AFailOpenAdmitIsNeverCached) {
+  const std::string nowhere = "http://127.0.0.1:" + std::to_string(free_port()) + "/";
+  auto node = start_node({"--verify-client-url", nowhere, "--verify-cache-ttl", "1m"});
+  auto key = protocol::NodePrivate::generate();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(try_connect(node->derp_url(), key), "") << i;
+  EXPECT_NE(http_get(node->port(), "/debug/varz")
+                .find("derp_admission_total{source=\"url\",result=\"admitted_fail_open\"} 3\n"),
+            std::string::npos);
+}
+
 TEST_F(Admission, ABadControllerUrlStopsStartup) {
   EXPECT_THROW(start_node({"--verify-client-url", "ftp://example.com/"}), std::runtime_error);
 }
