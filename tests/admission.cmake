@@ -6,7 +6,7 @@ derp_fuzzer(controller_answer_fuzz SOURCE fuzz/controller_answer_fuzz.cc DEPS de
 
 derp_unit_test(admission_test
   SOURCES integration/admission_test.cc
-  DEPS derp_test_support nlohmann_json::nlohmann_json
+  DEPS derp_test_support derp_tls_test_support nlohmann_json::nlohmann_json
   LABELS integration)
 target_compile_definitions(admission_test PRIVATE DERP_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(admission_test derpd)

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "relay/tls/test_ca.h"
 #include "tests/support/async_runner.h"
 #include "tests/support/child_process.h"
 #include "tests/support/derp_test_client.h"
@@ -310,6 +311,29 @@ TEST_F(Admission, AFailOpenAdmitIsNeverCached) {
   EXPECT_NE(http_get(node->port(), "/debug/varz")
                 .find("derp_admission_total{source=\"url\",result=\"admitted_fail_open\"} 3\n"),
             std::string::npos);
+}
+
+// An https:// controller is verified against the system trust store, which SSL_CERT_FILE (inherited
+// by derpd) points at a throwaway CA here.
+TEST_F(Admission, AnHttpsControllerIsVerifiedAgainstTheTrustStore) {
+  auto pki = tls::write_test_pki(dir_.path() + "/pki", {"127.0.0.1"});
+  controller_ = std::make_unique<Helper>(std::vector<std::string>{
+      helper_script("controller.py"), dir_.path(), pki.leaf_cert, pki.leaf_key});
+  const std::string port = controller_->first_line.substr(5, controller_->first_line.size() - 6);
+  const std::string url = "https://127.0.0.1:" + port + "/allow";
+  {
+    ::setenv("SSL_CERT_FILE", pki.ca_cert.c_str(), 1);
+    auto trusted = start_node({"--verify-client-url", url, "--verify-client-url-fail-open=false"});
+    ::unsetenv("SSL_CERT_FILE");
+    EXPECT_EQ(try_connect(trusted->derp_url(), protocol::NodePrivate::generate()), "");
+    EXPECT_EQ(controller_requests().size(), 1u);
+  }
+  // Without the CA the certificate does not verify: the call cannot be made, which fail-open
+  // would admit and fail-closed refuses.
+  auto untrusted = start_node({"--verify-client-url", url, "--verify-client-url-fail-open=false"});
+  EXPECT_NE(try_connect(untrusted->derp_url(), protocol::NodePrivate::generate()), "");
+  EXPECT_NE(untrusted->log().find("TLS handshake"), std::string::npos) << untrusted->log();
+  EXPECT_EQ(controller_requests().size(), 1u);
 }
 
 TEST_F(Admission, ABadControllerUrlStopsStartup) {

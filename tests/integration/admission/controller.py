@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """A real admission controller for derpd's tests (--verify-client-url), on Python's http.server.
 
-Usage: controller.py DIR. It listens on 127.0.0.1 (a free port), prints "port N" once it serves,
+Usage: controller.py DIR [CERT KEY]. It listens on 127.0.0.1 (a free port), prints "port N" once it serves,
 and answers POSTs by path:
   /allow   200 {"Allow":true}        /deny    200 {"Allow":false}
   /error   500                       /big     200, {"Allow":true} then padding to 5,000 bytes
   /slow    6 s, then {"Allow":true}
   /by-key  {"Allow":true}, after 5 s for a key listed in DIR/slow-keys (one per line)
-Every request body is appended to DIR/requests.jsonl, one line each.
+Every request body is appended to DIR/requests.jsonl, one line each. With CERT and KEY it
+serves HTTPS instead.
 """
 import http.server
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -68,5 +70,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
+if len(sys.argv) == 4:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[2], sys.argv[3])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 print("port", server.server_address[1], flush=True)
 server.serve_forever()
