@@ -45,5 +45,6 @@ void add_mesh_commands(CLI::App& app, Globals& g, Action& action);
 void add_drain_commands(CLI::App& app, Globals& g, Action& action);
 void add_region_commands(CLI::App& app, Globals& g, Action& action);
 void add_limits_commands(CLI::App& app, Globals& g, Action& action);
+void add_admit_commands(CLI::App& app, Globals& g, Action& action);
 
 }  // namespace derpctl

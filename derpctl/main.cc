@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_drain_commands(app, g, action);
   add_region_commands(app, g, action);
   add_limits_commands(app, g, action);
+  add_admit_commands(app, g, action);
 
   try {
     app.parse(argc, argv);

@@ -11,6 +11,7 @@
 
 #include "relay/admin/client_query.h"
 #include "relay/admin/convert.h"
+#include "relay/logging/printable.h"
 #include "relay/server/admin_queries.h"
 #include "relay/server/ask_workers.h"
 
@@ -296,6 +297,60 @@ Status AdminService::AddMeshPeer(Ctx* ctx, const pb::MeshPeerRequest* req,
 Status AdminService::RemoveMeshPeer(Ctx* ctx, const pb::MeshPeerRequest* req,
                                     pb::MeshPeersResponse* out) {
   return change_mesh(ctx, req->peer(), false, out);
+}
+
+namespace {
+Status admit_rules_answer(const AdmitRulesResult& r, pb::AdmitRules* out) {
+  using Error = AdmitRulesResult::Error;
+  if (r.error == Error::kBadTarget) return {StatusCode::INVALID_ARGUMENT, r.message};
+  if (r.error == Error::kNoSuchRule) return {StatusCode::NOT_FOUND, r.message};
+  // kNotSaved: the rule applies; only the file could not be written, and the log says why.
+  for (const auto& rule : r.rules) out->add_rules(rule);
+  out->set_file(r.file);
+  out->set_closed(static_cast<std::uint32_t>(r.closed));
+  return Status::OK;
+}
+}  // namespace
+
+Status AdminService::ListAdmitRules(Ctx* ctx, const pb::ListAdmitRulesRequest*,
+                                    pb::AdmitRules* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (!facts_.admit.list) {
+    return {StatusCode::FAILED_PRECONDITION,
+            "this node has no admission rules: start it with --admit-file FILE"};
+  }
+  return admit_rules_answer(facts_.admit.list(), out);
+}
+
+Status AdminService::ChangeAdmitRule(Ctx* ctx, const pb::AdmitRuleChange* req,
+                                     pb::AdmitRules* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (!facts_.admit.change) {
+    return {StatusCode::FAILED_PRECONDITION,
+            "this node has no admission rules: start it with --admit-file FILE"};
+  }
+  AdmitAction action;
+  switch (req->action()) {
+    case pb::AdmitRuleChange::ACTION_ALLOW:
+      action = AdmitAction::kAllow;
+      break;
+    case pb::AdmitRuleChange::ACTION_DENY:
+      action = AdmitAction::kDeny;
+      break;
+    case pb::AdmitRuleChange::ACTION_REMOVE:
+      action = AdmitAction::kRemove;
+      break;
+    default:
+      return {StatusCode::INVALID_ARGUMENT, "action must be allow, deny or remove"};
+  }
+  auto result = facts_.admit.change(action, req->target());
+  if (result.error == AdmitRulesResult::Error::kNone ||
+      result.error == AdmitRulesResult::Error::kNotSaved) {
+    spdlog::info("admin: admission rule {} {}{}", pb::AdmitRuleChange::Action_Name(req->action()),
+                 logging::printable(req->target(), 80),
+                 result.closed ? ", closed " + std::to_string(result.closed) + " client(s)" : "");
+  }
+  return admit_rules_answer(result, out);
 }
 
 Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,

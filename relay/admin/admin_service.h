@@ -43,6 +43,10 @@ class AdminService final : public ::derpd::admin::v1::Admin::Service {
                            ::derpd::admin::v1::MeshPeersResponse*) override;
   grpc::Status RemoveMeshPeer(Ctx*, const ::derpd::admin::v1::MeshPeerRequest*,
                               ::derpd::admin::v1::MeshPeersResponse*) override;
+  grpc::Status ListAdmitRules(Ctx*, const ::derpd::admin::v1::ListAdmitRulesRequest*,
+                              ::derpd::admin::v1::AdmitRules*) override;
+  grpc::Status ChangeAdmitRule(Ctx*, const ::derpd::admin::v1::AdmitRuleChange*,
+                               ::derpd::admin::v1::AdmitRules*) override;
 
  private:
   grpc::Status change_mesh(Ctx* ctx, const std::string& peer, bool add,

@@ -37,6 +37,21 @@ struct MeshChangeResult {
 };
 using MeshChanger = std::function<MeshChangeResult(const std::string& entry, bool add)>;
 
+// The admission rules (--admit-file) as the admin API sees them.
+struct AdmitRulesResult {
+  enum class Error { kNone, kBadTarget, kNoSuchRule, kNotSaved };
+  Error error = Error::kNone;
+  std::string message;
+  std::vector<std::string> rules;
+  std::string file;
+  std::size_t closed = 0;
+};
+enum class AdmitAction { kAllow, kDeny, kRemove };
+struct AdmitRulesControl {
+  std::function<AdmitRulesResult()> list;
+  std::function<AdmitRulesResult(AdmitAction, const std::string& target)> change;
+};
+
 struct CertSummary {
   std::string path;
   std::string subject;
@@ -57,6 +72,7 @@ struct NodeFacts {
   std::function<std::optional<CertSummary>()> cert;  // empty or nullopt: plain HTTP
   MeshHealthProvider mesh;                           // empty: no mesh
   MeshChanger change_mesh;                           // empty: membership is fixed
+  AdmitRulesControl admit;                           // empty: no --admit-file
   double drain_rate = 500;  // clients per second of a Drain that names no rate (--drain-rate)
   std::shared_ptr<limits::ConnectionLimits> limits;  // null: the node has none
 };

@@ -22,6 +22,8 @@ std::string_view to_string(DecisionSource s) {
       return "url";
     case DecisionSource::kCache:
       return "cache";
+    case DecisionSource::kList:
+      return "list";
   }
   return "?";
 }
@@ -207,7 +209,46 @@ void Admission::remember(const std::string& id, bool admit, const std::string& r
   cache_[id] = Cached{admit, reason, now + config_.cache_ttl};
 }
 
+void Admission::set_list(std::shared_ptr<const AdmitList> list) {
+  std::lock_guard lock(list_mu_);
+  list_ = std::move(list);
+}
+
+std::shared_ptr<const AdmitList> Admission::list() const {
+  std::lock_guard lock(list_mu_);
+  return list_;
+}
+
 void Admission::check(const protocol::NodePublic& key, std::string source_ip, Done done) {
+  const bool asks = config_.verify_clients || !config_.verify_url.empty();
+  if (auto rules = list()) {
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(source_ip, ec);
+    auto d = decide(*rules, key, ec ? std::nullopt : std::optional(address));
+    if (d.verdict == ListVerdict::kDeny) {
+      count(DecisionSource::kList, DecisionResult::kRejected);
+      std::string reason = "denied by the admit list (" + d.rule + ")";
+      log_rejection(reason, key, source_ip);
+      done(false, std::move(reason));
+      return;
+    }
+    if (d.verdict == ListVerdict::kAllow) {
+      count(DecisionSource::kList, DecisionResult::kAdmitted);
+      done(true, "");
+      return;
+    }
+    if (!asks && rules->has_allow_rules()) {
+      count(DecisionSource::kList, DecisionResult::kRejected);
+      std::string reason = "not on the admit list";
+      log_rejection(reason, key, source_ip);
+      done(false, std::move(reason));
+      return;
+    }
+  }
+  if (!asks) {
+    done(true, "");
+    return;
+  }
   const std::string id = key.to_hex() + " " + source_ip;
   if (auto hit = cached(id)) {
     count(DecisionSource::kCache,

@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "relay/admission/admit_list.h"
 #include "relay/logging/log_throttle.h"
 #include "relay/protocol/key.h"
 
@@ -40,10 +41,11 @@ struct AdmissionConfig {
   std::chrono::milliseconds cache_ttl{0};
 };
 
-// Which check decided; kCache: an earlier answer of theirs, reused (cache_ttl).
-enum class DecisionSource { kTailscaled, kUrl, kCache };
+// Which check decided; kCache: an earlier answer of theirs, reused (cache_ttl); kList: derpd's
+// own rules (admit_list.h).
+enum class DecisionSource { kTailscaled, kUrl, kCache, kList };
 enum class DecisionResult { kAdmitted, kRejected, kAdmittedFailOpen };
-inline constexpr std::size_t kSourceCount = 3;
+inline constexpr std::size_t kSourceCount = 4;
 inline constexpr std::size_t kResultCount = 3;
 std::string_view to_string(DecisionSource s);
 std::string_view to_string(DecisionResult r);
@@ -71,6 +73,9 @@ class Admission {
   void check(const protocol::NodePublic& key, std::string source_ip, Done done);
   // Ends the thread; checks in progress are abandoned (their clients' handshakes time out).
   void stop();
+  // derpd's own rules, checked before anything else (null: none). Any thread.
+  void set_list(std::shared_ptr<const AdmitList> list);
+  std::shared_ptr<const AdmitList> list() const;
 
   const AdmissionConfig& config() const { return config_; }
   AdmissionCounts counts() const;
@@ -97,6 +102,8 @@ class Admission {
   std::array<std::array<std::atomic<std::uint64_t>, kResultCount>, kSourceCount> decisions_{};
   std::atomic<std::uint64_t> waiting_{0};
   logging::LogThrottle log_throttle_;
+  mutable std::mutex list_mu_;
+  std::shared_ptr<const AdmitList> list_;
   std::mutex cache_mu_;
   std::unordered_map<std::string, Cached> cache_;  // key and source address → answer
   std::thread thread_;

@@ -22,6 +22,7 @@
 #include "relay/limits/connection_limit_metrics.h"
 #include "relay/limits/connection_limits.h"
 #include "relay/main/admin_wiring.h"
+#include "relay/main/admit_control.h"
 #include "relay/main/descriptor_limit.h"
 #include "relay/main/host_port.h"
 #include "relay/main/key_file.h"
@@ -152,7 +153,7 @@ int run_node(const Options& options) {
   // Who may use the relay. Declared before the server, so it outlives every session that might
   // still be waiting for its answer; stopped before the server stops (below).
   std::shared_ptr<admission::Admission> admission;
-  if (o.verify_clients || !o.verify_client_url.empty()) {
+  if (o.verify_clients || !o.verify_client_url.empty() || !o.admit_file.empty()) {
     admission::AdmissionConfig a;
     a.verify_clients = o.verify_clients;
     a.tailscaled_socket = o.tailscaled_socket;
@@ -160,13 +161,14 @@ int run_node(const Options& options) {
     a.fail_open = o.verify_client_url_fail_open;
     a.cache_ttl = ms(o.verify_cache_ttl);
     admission = std::make_shared<admission::Admission>(a);
-    spdlog::info("admission: {}{}{}",
-                 o.verify_clients ? "tailscaled at " + o.tailscaled_socket : "",
-                 o.verify_clients && !o.verify_client_url.empty() ? ", then " : "",
-                 o.verify_client_url.empty()
-                     ? std::string()
-                     : "controller " + o.verify_client_url +
-                           (o.verify_client_url_fail_open ? " (fail-open)" : " (fail-closed)"));
+    if (o.verify_clients || !o.verify_client_url.empty())
+      spdlog::info("admission: {}{}{}",
+                   o.verify_clients ? "tailscaled at " + o.tailscaled_socket : "",
+                   o.verify_clients && !o.verify_client_url.empty() ? ", then " : "",
+                   o.verify_client_url.empty()
+                       ? std::string()
+                       : "controller " + o.verify_client_url +
+                             (o.verify_client_url_fail_open ? " (fail-open)" : " (fail-closed)"));
   }
 
   server::ServerConfig config;
@@ -190,6 +192,10 @@ int run_node(const Options& options) {
       if (admission) admission->stop();
     }
   } stop_admission_first{admission};
+  std::unique_ptr<AdmitControl> admit_control;
+  if (!o.admit_file.empty()) {
+    admit_control = std::make_unique<AdmitControl>(server, admission, o.admit_file);
+  }
 
   auto connection_limits = make_connection_limits(o);
   mesh::MeshLinkOptions link_options;
@@ -364,6 +370,12 @@ int run_node(const Options& options) {
   facts.change_mesh = [&mesh_control](const std::string& entry, bool add) {
     return mesh_control.change(entry, add);
   };
+  if (admit_control) {
+    facts.admit.list = [&admit_control] { return admit_control->list(); };
+    facts.admit.change = [&admit_control](admin::AdmitAction action, const std::string& target) {
+      return admit_control->change(action, target);
+    };
+  }
   facts.drain_rate = o.drain_rate;
   facts.limits = connection_limits;
   auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
@@ -450,6 +462,7 @@ int run_node(const Options& options) {
       if (sig == SIGHUP) {
         reload_certs("SIGHUP");
         mesh_control.reload();
+        if (admit_control) admit_control->reload();
         wait_signal();
         return;
       }

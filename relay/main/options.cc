@@ -169,6 +169,12 @@ void add_flags(CLI::App& app, Options& o) {
                "Admit clients while the --verify-client-url controller cannot be reached at all "
                "(an answer other than 200 always refuses)")
       ->capture_default_str();
+  app.add_option("--admit-file", o.admit_file,
+                 "Admission rules of the node's own, one per line: allow|deny nodekey:<hex> or "
+                 "an address range (deny 192.0.2.0/24). A matching deny refuses, a matching allow "
+                 "admits without asking tailscaled or the URL; with allow rules and no other "
+                 "check, everyone else is refused. Re-read on SIGHUP; derpctl admit edits it")
+      ->capture_default_str();
   add_duration(app, "--verify-cache-ttl", o.verify_cache_ttl,
                "Reuse an answer of --verify-clients/--verify-client-url for the same node key and "
                "address this long (e.g. 5m), so a reconnect storm after a drain does not ask once "

@@ -20,11 +20,13 @@
 #include <vector>
 
 #include "relay/tls/test_ca.h"
+#include "tests/integration/admin/derpctl_runner.h"
 #include "tests/support/async_runner.h"
 #include "tests/support/child_process.h"
 #include "tests/support/derp_test_client.h"
 #include "tests/support/derpd_process.h"
 #include "tests/support/http_get.h"
+#include "tests/support/wait.h"
 
 namespace derp::testing {
 namespace {
@@ -66,6 +68,18 @@ class Helper {
  private:
   pid_t pid_ = -1;
 };
+
+// Reads until the connection ends; returns why. (A function, not a lambda: spawn() returns at
+// once, and a temporary lambda's captures would die before the coroutine ends.)
+boost::asio::awaitable<std::string> read_until_closed(client::DerpClient& c) {
+  std::string why;
+  try {
+    for (;;) co_await next_message(c);
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  co_return why;
+}
 
 class Admission : public ::testing::Test {
  protected:
@@ -334,6 +348,62 @@ TEST_F(Admission, AnHttpsControllerIsVerifiedAgainstTheTrustStore) {
   EXPECT_NE(try_connect(untrusted->derp_url(), protocol::NodePrivate::generate()), "");
   EXPECT_NE(untrusted->log().find("TLS handshake"), std::string::npos) << untrusted->log();
   EXPECT_EQ(controller_requests().size(), 1u);
+}
+
+// --admit-file and derpctl admit: derpd's own allow and deny rules.
+TEST_F(Admission, AllowRulesAloneRefuseEveryoneElseAndADenyClosesAConnectedClient) {
+  auto alice = protocol::NodePrivate::generate();
+  const std::string file = dir_.path() + "/admit";
+  std::ofstream(file) << "allow " << alice.public_key().to_text() << "  # alice\n";
+  const std::string admin = "unix:" + dir_.path() + "/admin.sock";
+  auto node = start_node({"--admit-file", file, "--admin-socket", dir_.path() + "/admin.sock"});
+  EXPECT_EQ(try_connect(node->derp_url(), alice), "");
+  EXPECT_NE(try_connect(node->derp_url(), protocol::NodePrivate::generate()), "");
+  EXPECT_NE(node->log().find("not on the admit list"), std::string::npos) << node->log();
+
+  // Alice stays connected while an operator denies her.
+  auto connected = runner_.run(connect_client(node->derp_url(), alice));
+  auto ended = runner_.spawn(read_until_closed(*connected));
+  auto deny = run_derpctl({"--admin", admin, "admit", "deny", alice.public_key().to_text()});
+  ASSERT_EQ(deny.exit_code, 0) << deny.err;
+  EXPECT_NE(deny.out.find("closed 1 connected client(s)"), std::string::npos) << deny.out;
+  EXPECT_EQ(ended.wait_for(5s), std::future_status::ready) << "alice is still connected";
+  connected->close();
+  EXPECT_NE(try_connect(node->derp_url(), alice), "");
+  // The change is in the file, and derpctl admit lists it.
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("deny " + alice.public_key().to_text()), std::string::npos) << text;
+  auto listed = run_derpctl({"--admin", admin, "-o", "json", "admit"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(nlohmann::json::parse(listed.out)["rules"],
+            nlohmann::json::array({"deny " + alice.public_key().to_text()}));
+  auto bad = run_derpctl({"--admin", admin, "admit", "deny", "example.com"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("not a node key or an address range"), std::string::npos) << bad.err;
+  EXPECT_NE(http_get(node->port(), "/debug/varz")
+                .find("derp_admission_total{source=\"list\",result=\"rejected\"} 2\n"),
+            std::string::npos);
+}
+
+TEST_F(Admission, AnAllowRuleSkipsTheControllerAndSighupReloadsTheRules) {
+  const std::string url = start_controller();
+  auto alice = protocol::NodePrivate::generate();
+  const std::string file = dir_.path() + "/admit";  // missing at start: no rules
+  auto node = start_node({"--admit-file", file, "--verify-client-url", url + "/deny"});
+  EXPECT_NE(try_connect(node->derp_url(), alice), "");
+  EXPECT_EQ(controller_requests().size(), 1u);
+  std::ofstream(file) << "allow " << alice.public_key().to_text() << "\n";
+  ::kill(node->pid(), SIGHUP);
+  ASSERT_TRUE(
+      eventually([&] { return node->log().find("rules reloaded: 1") != std::string::npos; }));
+  EXPECT_EQ(try_connect(node->derp_url(), alice), "");
+  EXPECT_EQ(controller_requests().size(), 1u) << "an allowed key is not asked about";
+  // A file that no longer parses keeps the rules that were loaded.
+  std::ofstream(file) << "permit everyone\n";
+  ::kill(node->pid(), SIGHUP);
+  EXPECT_TRUE(eventually([&] { return node->log().find("not reloaded") != std::string::npos; }));
+  EXPECT_EQ(try_connect(node->derp_url(), alice), "");
 }
 
 TEST_F(Admission, ABadControllerUrlStopsStartup) {
