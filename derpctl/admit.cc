@@ -64,6 +64,38 @@ int run_change(const Globals& g, pb::AdmitRuleChange::Action action, const std::
   return kOk;
 }
 
+int run_recent(const Globals& g) {
+  AdminConnection conn(g, g.admin);
+  pb::RecentRefusalsResponse r;
+  auto ctx = conn.context();
+  conn.check(conn.stub().RecentRefusals(ctx.get(), {}, &r), "RecentRefusals");
+  if (g.output != Output::kTable) {
+    auto arr = nlohmann::json::array();
+    for (const auto& f : r.refusals()) {
+      arr.push_back({{"key", f.key()},
+                     {"source", f.source()},
+                     {"reason", f.reason()},
+                     {"at", format_time(f.at())}});
+    }
+    if (g.output == Output::kJson) {
+      std::cout << arr.dump(2) << '\n';
+    } else {
+      for (const auto& f : arr) std::cout << f.dump() << '\n';
+    }
+    return kOk;
+  }
+  if (r.refusals().empty()) {
+    std::cout << "nobody was refused since the node started\n";
+    return kOk;
+  }
+  Table t({"WHEN", "KEY", "SOURCE", "REASON"});
+  for (const auto& f : r.refusals()) {
+    t.add({format_age(f.at()), f.key(), f.source().empty() ? "-" : f.source(), f.reason()});
+  }
+  t.print(std::cout);
+  return kOk;
+}
+
 }  // namespace
 
 void add_admit_commands(CLI::App& app, Globals& g, Action& action) {
@@ -81,6 +113,11 @@ void add_admit_commands(CLI::App& app, Globals& g, Action& action) {
     pb::AdmitRuleChange::Action action;
     const char* help;
   };
+  auto* recent = cmd->add_subcommand(
+      "recent",
+      "The last 100 clients admission refused (rules, tailscaled, the controller), "
+      "with their address and the reason, oldest first");
+  recent->callback([&g, &action] { action = [&g] { return run_recent(g); }; });
   for (const Sub& s :
        {Sub{"allow", pb::AdmitRuleChange::ACTION_ALLOW,
             "Admit this node or range without asking tailscaled or the controller (replaces a "

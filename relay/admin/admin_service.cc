@@ -353,6 +353,24 @@ Status AdminService::ChangeAdmitRule(Ctx* ctx, const pb::AdmitRuleChange* req,
   return admit_rules_answer(result, out);
 }
 
+Status AdminService::RecentRefusals(Ctx* ctx, const pb::RecentRefusalsRequest*,
+                                    pb::RecentRefusalsResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (!facts_.admit.recent_refusals) {
+    return {StatusCode::FAILED_PRECONDITION,
+            "this node runs no admission check (--admit-file, --verify-clients or "
+            "--verify-client-url)"};
+  }
+  for (const auto& r : facts_.admit.recent_refusals()) {
+    auto* m = out->add_refusals();
+    m->set_key(r.key);
+    m->set_source(r.source);
+    m->set_reason(r.reason);
+    set_timestamp(*m->mutable_at(), r.at);
+  }
+  return Status::OK;
+}
+
 Status AdminService::Drain(Ctx* ctx, const pb::DrainRequest* req,
                            grpc::ServerWriter<pb::DrainProgress>* writer) {
   if (auto s = authorize(*ctx, auth_); !s.ok()) return s;

@@ -47,6 +47,8 @@ class AdminService final : public ::derpd::admin::v1::Admin::Service {
                               ::derpd::admin::v1::AdmitRules*) override;
   grpc::Status ChangeAdmitRule(Ctx*, const ::derpd::admin::v1::AdmitRuleChange*,
                                ::derpd::admin::v1::AdmitRules*) override;
+  grpc::Status RecentRefusals(Ctx*, const ::derpd::admin::v1::RecentRefusalsRequest*,
+                              ::derpd::admin::v1::RecentRefusalsResponse*) override;
 
  private:
   grpc::Status change_mesh(Ctx* ctx, const std::string& peer, bool add,

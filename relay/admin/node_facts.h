@@ -47,7 +47,12 @@ struct AdmitRulesResult {
   std::size_t closed = 0;
 };
 enum class AdmitAction { kAllow, kDeny, kRemove };
+struct RefusalInfo {
+  std::string key, source, reason;
+  std::chrono::system_clock::time_point at;
+};
 struct AdmitRulesControl {
+  std::function<std::vector<RefusalInfo>()> recent_refusals;  // empty: no admission checks
   std::function<AdmitRulesResult()> list;
   std::function<AdmitRulesResult(AdmitAction, const std::string& target)> change;
 };

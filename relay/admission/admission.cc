@@ -176,8 +176,18 @@ AdmissionCounts Admission::counts() const {
   return c;
 }
 
+std::vector<Refusal> Admission::recent_refusals() const {
+  std::lock_guard lock(recent_mu_);
+  return {recent_.begin(), recent_.end()};
+}
+
 void Admission::log_rejection(const std::string& reason, const protocol::NodePublic& key,
                               const std::string& source_ip) {
+  {
+    std::lock_guard lock(recent_mu_);
+    if (recent_.size() >= kRecentRefusals) recent_.pop_front();
+    recent_.push_back(Refusal{key, source_ip, reason, std::chrono::system_clock::now()});
+  }
   // One line per reason per interval: a reconnect storm of strangers must not flood the log.
   if (auto suppressed = log_throttle_.allow(reason, std::chrono::steady_clock::now())) {
     spdlog::info("admission: refused {} from {}: {}{}", key.short_form(),

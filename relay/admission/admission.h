@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "relay/admission/admit_list.h"
 #include "relay/logging/log_throttle.h"
@@ -50,6 +52,14 @@ inline constexpr std::size_t kResultCount = 3;
 std::string_view to_string(DecisionSource s);
 std::string_view to_string(DecisionResult r);
 
+// One refused client, for `derpctl admit recent`.
+struct Refusal {
+  protocol::NodePublic key;
+  std::string source_ip;
+  std::string reason;
+  std::chrono::system_clock::time_point at;
+};
+
 struct AdmissionCounts {
   // [source][result]
   std::array<std::array<std::uint64_t, kResultCount>, kSourceCount> decisions{};
@@ -78,6 +88,9 @@ class Admission {
   std::shared_ptr<const AdmitList> list() const;
 
   const AdmissionConfig& config() const { return config_; }
+  // The last refusals, oldest first, at most kRecentRefusals of them.
+  std::vector<Refusal> recent_refusals() const;
+  static constexpr std::size_t kRecentRefusals = 100;
   AdmissionCounts counts() const;
 
  private:
@@ -104,6 +117,8 @@ class Admission {
   logging::LogThrottle log_throttle_;
   mutable std::mutex list_mu_;
   std::shared_ptr<const AdmitList> list_;
+  mutable std::mutex recent_mu_;
+  std::deque<Refusal> recent_;
   std::mutex cache_mu_;
   std::unordered_map<std::string, Cached> cache_;  // key and source address → answer
   std::thread thread_;

@@ -370,6 +370,15 @@ int run_node(const Options& options) {
   facts.change_mesh = [&mesh_control](const std::string& entry, bool add) {
     return mesh_control.change(entry, add);
   };
+  if (admission) {
+    facts.admit.recent_refusals = [admission] {
+      std::vector<admin::RefusalInfo> out;
+      for (const auto& r : admission->recent_refusals()) {
+        out.push_back({r.key.to_text(), r.source_ip, r.reason, r.at});
+      }
+      return out;
+    };
+  }
   if (admit_control) {
     facts.admit.list = [&admit_control] { return admit_control->list(); };
     facts.admit.change = [&admit_control](admin::AdmitAction action, const std::string& target) {

@@ -378,6 +378,15 @@ TEST_F(Admission, AllowRulesAloneRefuseEveryoneElseAndADenyClosesAConnectedClien
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_EQ(nlohmann::json::parse(listed.out)["rules"],
             nlohmann::json::array({"deny " + alice.public_key().to_text()}));
+  auto recent = run_derpctl({"--admin", admin, "-o", "json", "admit", "recent"});
+  ASSERT_EQ(recent.exit_code, 0) << recent.err;
+  auto refusals = nlohmann::json::parse(recent.out);
+  ASSERT_EQ(refusals.size(), 2u) << refusals;
+  EXPECT_EQ(refusals[0]["reason"], "not on the admit list");
+  EXPECT_EQ(refusals[1]["key"], alice.public_key().to_text());
+  EXPECT_EQ(refusals[1]["source"], "127.0.0.1");
+  EXPECT_NE(refusals[1]["reason"].get<std::string>().find("deny " + alice.public_key().to_text()),
+            std::string::npos);
   auto bad = run_derpctl({"--admin", admin, "admit", "deny", "example.com"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("not a node key or an address range"), std::string::npos) << bad.err;
