@@ -135,7 +135,8 @@ std::string prometheus_text(const AdmissionCounts& c) {
 
 struct Admission::Check {
   protocol::NodePublic key;
-  std::string source_ip;
+  std::string source_ip;  // as the controller and the log get it; "" when unknown
+  std::string cache_id;   // key and address
   Done done;
 };
 
@@ -229,12 +230,12 @@ std::shared_ptr<const AdmitList> Admission::list() const {
   return list_;
 }
 
-void Admission::check(const protocol::NodePublic& key, std::string source_ip, Done done) {
+void Admission::check(const protocol::NodePublic& key,
+                      const std::optional<boost::asio::ip::address>& source, Done done) {
   const bool asks = config_.verify_clients || !config_.verify_url.empty();
+  std::string source_ip = source ? source->to_string() : std::string();
   if (auto rules = list()) {
-    boost::system::error_code ec;
-    auto address = boost::asio::ip::make_address(source_ip, ec);
-    auto d = decide(*rules, key, ec ? std::nullopt : std::optional(address));
+    auto d = decide(*rules, key, source);
     if (d.verdict == ListVerdict::kDeny) {
       count(DecisionSource::kList, DecisionResult::kRejected);
       std::string reason = "denied by the admit list (" + d.rule + ")";
@@ -259,7 +260,7 @@ void Admission::check(const protocol::NodePublic& key, std::string source_ip, Do
     done(true, "");
     return;
   }
-  const std::string id = key.to_hex() + " " + source_ip;
+  std::string id = key.to_hex() + " " + source_ip;
   if (auto hit = cached(id)) {
     count(DecisionSource::kCache,
           hit->admit ? DecisionResult::kAdmitted : DecisionResult::kRejected);
@@ -267,7 +268,8 @@ void Admission::check(const protocol::NodePublic& key, std::string source_ip, Do
     done(hit->admit, hit->admit ? std::string() : hit->reason + " (cached)");
     return;
   }
-  auto c = std::make_shared<Check>(Check{key, std::move(source_ip), std::move(done)});
+  auto c =
+      std::make_shared<Check>(Check{key, std::move(source_ip), std::move(id), std::move(done)});
   waiting_.fetch_add(1, std::memory_order_relaxed);
   asio::co_spawn(
       io_,
@@ -305,8 +307,7 @@ void Admission::check(const protocol::NodePublic& key, std::string source_ip, Do
             outcome = Outcome{false, std::string("admission check failed: ") + e.what(), false};
           }
         }
-        if (outcome.cacheable)
-          remember(c->key.to_hex() + " " + c->source_ip, outcome.admit, outcome.reason);
+        if (outcome.cacheable) remember(c->cache_id, outcome.admit, outcome.reason);
         if (!outcome.admit) log_rejection(outcome.reason, c->key, c->source_ip);
         c->done(outcome.admit, std::move(outcome.reason));
       });

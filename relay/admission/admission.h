@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -80,7 +81,8 @@ class Admission {
 
   // Admit or not; `done` runs on the admission thread, exactly once, unless stop() came first.
   using Done = std::function<void(bool admit, std::string reason)>;
-  void check(const protocol::NodePublic& key, std::string source_ip, Done done);
+  void check(const protocol::NodePublic& key, const std::optional<boost::asio::ip::address>& source,
+             Done done);
   // Ends the thread; checks in progress are abandoned (their clients' handshakes time out).
   void stop();
   // derpd's own rules, checked before anything else (null: none). Any thread.

@@ -9,14 +9,9 @@ namespace derp::http {
 server::ConnectionInfo connection_info_for(const boost::asio::ip::tcp::endpoint& remote) {
   server::ConnectionInfo info;
   info.remote_ip = transport::address_key(remote.address());
-  const boost::asio::ip::address_v6 v6(info.remote_ip);
-  if (v6.is_v4_mapped()) {
-    info.remote_text =
-        boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string() + ":" +
-        std::to_string(remote.port());
-  } else {
-    info.remote_text = "[" + v6.to_string() + "]:" + std::to_string(remote.port());
-  }
+  const auto address = transport::address_from_key(info.remote_ip);
+  info.remote_text = address.is_v4() ? address.to_string() : "[" + address.to_string() + "]";
+  info.remote_text += ":" + std::to_string(remote.port());
   info.remote_port = remote.port();
   return info;
 }

@@ -173,9 +173,10 @@ int run_node(const Options& options) {
 
   server::ServerConfig config;
   if (admission) {
-    config.admit = [admission](const protocol::NodePublic& key, const std::string& source_ip,
+    config.admit = [admission](const protocol::NodePublic& key,
+                               const std::optional<boost::asio::ip::address>& source,
                                server::ServerConfig::AdmissionDecided decided) {
-      admission->check(key, source_ip, std::move(decided));
+      admission->check(key, source, std::move(decided));
     };
   }
   config.private_key = resolve_server_key(o);
@@ -273,15 +274,12 @@ int run_node(const Options& options) {
   }
 
   if (o.stun) {
-    std::vector<asio::io_context*> contexts;
-    for (std::size_t i = 0; i < server.worker_count(); ++i)
-      contexts.push_back(&server.worker(i).io());
     stun::StunConfig stun_config;
     stun_config.host = listen.host;
-    stun_config.port = static_cast<std::uint16_t>(o.stun_port);
+    stun_config.port = stun_port;
     stun_config.answer_generic = o.stun_answer_generic;
     stun_config.inherited_fd = stun_fd;
-    stun_server = std::make_unique<stun::StunServer>(contexts, stun_config);
+    stun_server = std::make_unique<stun::StunServer>(server.worker_contexts(), stun_config);
     stun_server->start();
   }
 

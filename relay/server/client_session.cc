@@ -4,14 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/ip/address_v4.hpp>
-#include <boost/asio/ip/address_v6.hpp>
 #include <cstring>
 
 #include "relay/logging/printable.h"
 #include "relay/protocol/box.h"
 #include "relay/server/server.h"
 #include "relay/server/worker.h"
+#include "relay/transport/ip_prefix.h"
 
 namespace derp::server {
 
@@ -191,10 +190,15 @@ bool ClientSession::hold(Bytes data) {
   return true;
 }
 
+bool ClientSession::stopped_at(Bytes rest) {
+  return !closing_ && awaiting_admission_ && hold(rest);
+}
+
 bool ClientSession::on_bytes(Bytes data) {
   DERP_ASSERT(worker_.owns_current_thread());
-  if (closing_) return false;
-  if (awaiting_admission_) return hold(data);
+  if (closing_ || awaiting_admission_) [[unlikely]] {
+    return !closing_ && hold(data);
+  }
   const std::int64_t now_ns = steady_ns(server_.now());
   last_activity_ns_.store(now_ns, std::memory_order_relaxed);
   worker_.set_batch_now_ns(now_ns);  // stamps the packets routed from these bytes
@@ -232,8 +236,7 @@ bool ClientSession::on_bytes(Bytes data) {
       bool ok = dispatch(h.type, Bytes(pending_).subspan(proto::kFrameHeaderLen));
       pending_.clear();
       if (pending_.capacity() > kRetainedInputBytes) std::vector<std::uint8_t>().swap(pending_);
-      if (!ok || closing_) return false;
-      if (awaiting_admission_) return hold(data);
+      if (!ok || closing_) return stopped_at(data);
       continue;
     }
     if (data.size() < proto::kFrameHeaderLen) {
@@ -258,9 +261,10 @@ bool ClientSession::on_bytes(Bytes data) {
       pending_.assign(data.begin(), data.end());
       return true;
     }
-    if (!dispatch(h.type, data.subspan(proto::kFrameHeaderLen, h.length)) || closing_) return false;
+    if (!dispatch(h.type, data.subspan(proto::kFrameHeaderLen, h.length)) || closing_) {
+      return stopped_at(data.subspan(total));
+    }
     data = data.subspan(total);
-    if (awaiting_admission_) return hold(data);
   }
   return true;
 }
@@ -313,12 +317,17 @@ bool ClientSession::handle_client_info(Bytes payload) {
   awaiting_admission_ = AwaitingAdmission{frame.value.key, std::move(*parsed.info), *shared};
   // The answer comes back through the worker's inbox; by then the connection may be gone.
   Worker* worker = &worker_;
-  admit(frame.value.key, source_ip(), [worker, id = conn_id_](bool admitted, std::string reason) {
+  std::optional<boost::asio::ip::address> source;
+  if (info_.remote_ip != std::array<std::uint8_t, 16>{}) {
+    source = transport::address_from_key(info_.remote_ip);
+  }
+  admit(frame.value.key, source, [worker, id = conn_id_](bool admitted, std::string reason) {
     worker->post(RunOnWorker{[worker, id, admitted, reason = std::move(reason)] {
       if (ClientSession* s = worker->find_session(id)) s->admission_decided(admitted, reason);
     }});
   });
-  return true;
+  // Stops the frame loop (no per-frame check there): on_bytes holds what follows.
+  return false;
 }
 
 void ClientSession::admission_decided(bool admit, const std::string& reason) {
@@ -336,14 +345,6 @@ void ClientSession::admission_decided(bool admit, const std::string& reason) {
   std::vector<std::uint8_t> held = std::move(held_);
   held_.clear();
   if (!on_bytes(held)) close(close_reason_);
-}
-
-std::string ClientSession::source_ip() const {
-  if (info_.remote_ip == std::array<std::uint8_t, 16>{}) return "";
-  const auto v6 = boost::asio::ip::address_v6(info_.remote_ip);
-  if (v6.is_v4_mapped())
-    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_string();
-  return v6.to_string();
 }
 
 void ClientSession::establish(const proto::NodePublic& key, proto::ClientInfo info,

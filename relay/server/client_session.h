@@ -128,6 +128,7 @@ class ClientSession {
   enum class HeaderAction { kRead, kSkip, kReject };
   HeaderAction admit_header(const protocol::FrameHeader& h);
   bool dispatch(std::uint8_t type, protocol::Bytes payload);
+  // False also when the client now awaits admission: the frame loop stops there (stopped_at).
   bool handle_client_info(protocol::Bytes payload);
   bool handle_send_packet(protocol::Bytes payload);
   bool handle_forward_packet(protocol::Bytes payload);
@@ -171,7 +172,8 @@ class ClientSession {
   std::optional<AwaitingAdmission> awaiting_admission_;
   std::vector<std::uint8_t> held_;  // received while awaiting admission
   bool hold(protocol::Bytes data);
-  std::string source_ip() const;
+  // What on_bytes returns once dispatch() stopped it: the rest waits if admission is pending.
+  bool stopped_at(protocol::Bytes rest);
   std::uint64_t skip_ = 0;  // bytes of an ignored frame still to discard
 
   // Output.

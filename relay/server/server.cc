@@ -10,6 +10,12 @@
 
 namespace derp::server {
 
+std::vector<boost::asio::io_context*> Server::worker_contexts() {
+  std::vector<boost::asio::io_context*> out;
+  for (auto& w : workers_) out.push_back(&w->io());
+  return out;
+}
+
 Server::Server(ServerConfig config)
     : config_(std::move(config)),
       public_key_(config_.private_key.public_key()),

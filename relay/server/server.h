@@ -60,6 +60,8 @@ class Server {
   const protocol::NodePublic& public_key() const { return public_key_; }
   std::size_t worker_count() const { return workers_.size(); }
   Worker& worker(std::size_t i) { return *workers_[i]; }
+  // Every worker's io_context, in worker order (for listeners that open one socket per worker).
+  std::vector<boost::asio::io_context*> worker_contexts();
   ClientRegistry& registry() { return registry_; }
   std::uint64_t next_conn_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed); }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }

@@ -1,6 +1,7 @@
 // Settings of the relay core, independent of flags and files.
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -25,7 +26,8 @@ struct ServerConfig {
   // its ClientInfo has opened, before ServerInfo. It must call `decided` at most once, from any
   // thread; without an answer the handshake times out. Empty: everyone is admitted.
   using AdmissionDecided = std::function<void(bool admit, std::string reason)>;
-  std::function<void(const protocol::NodePublic& key, const std::string& source_ip,
+  std::function<void(const protocol::NodePublic& key,
+                     const std::optional<boost::asio::ip::address>& source,
                      AdmissionDecided decided)>
       admit;
   // The core's clock (as derpserver's tstime.Clock, Envoy's TimeSource): tests swap it to check

@@ -12,6 +12,12 @@ ip::address_v6::bytes_type address_key(const ip::address& address) {
   return address.to_v6().to_bytes();
 }
 
+ip::address address_from_key(const ip::address_v6::bytes_type& key) {
+  const ip::address_v6 v6(key);
+  if (v6.is_v4_mapped()) return ip::make_address_v4(ip::v4_mapped, v6);
+  return v6;
+}
+
 std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
   const auto slash = text.find('/');
   const std::string host(text.substr(0, slash));
@@ -47,10 +53,7 @@ bool IpPrefix::contains(const ip::address& address) const {
 }
 
 std::string IpPrefix::to_string() const {
-  const ip::address_v6 v6(bytes_);
-  if (v4_)
-    return ip::make_address_v4(ip::v4_mapped, v6).to_string() + "/" + std::to_string(length_ - 96);
-  return v6.to_string() + "/" + std::to_string(length_);
+  return address_from_key(bytes_).to_string() + "/" + std::to_string(v4_ ? length_ - 96 : length_);
 }
 
 std::vector<IpPrefix> parse_prefix_list(std::string_view list) {

@@ -33,5 +33,7 @@ bool any_contains(const std::vector<IpPrefix>& prefixes, const boost::asio::ip::
 
 // The address in v6 form (IPv4 as v4-mapped), so equal peers compare equal whatever the socket.
 boost::asio::ip::address_v6::bytes_type address_key(const boost::asio::ip::address& address);
+// The inverse: a v4-mapped key is an IPv4 address again.
+boost::asio::ip::address address_from_key(const boost::asio::ip::address_v6::bytes_type& key);
 
 }  // namespace derp::transport

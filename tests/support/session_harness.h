@@ -2,6 +2,7 @@
 // For unit tests and the session fuzz target.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,12 +69,14 @@ struct ManualClock {
 // A relay core with one worker that is never started: sessions run on the test's thread.
 struct CoreHarness {
   explicit CoreHarness(std::optional<protocol::KeyBytes> mesh_key = std::nullopt,
-                       std::chrono::steady_clock::time_point (*clock)() = nullptr) {
+                       std::chrono::steady_clock::time_point (*clock)() = nullptr,
+                       const std::function<void(server::ServerConfig&)>& configure = {}) {
     server::ServerConfig config;
     config.private_key = protocol::NodePrivate::generate();
     config.mesh_key = mesh_key;
     config.workers = 1;
     if (clock) config.clock = clock;
+    if (configure) configure(config);
     server = std::make_unique<server::Server>(config);
   }
   std::unique_ptr<server::Server> server;

@@ -147,6 +147,92 @@ TEST(Session, HandshakeRefusals) {
   EXPECT_EQ(core.server->stats().handshake_failures, 4u);
 }
 
+// A core whose admission check only records who asked (the answer is the test's to give).
+struct AdmissionAsked {
+  int times = 0;
+  proto::NodePublic key;
+  std::optional<boost::asio::ip::address> source;
+};
+CoreHarness core_with_admission(AdmissionAsked& asked) {
+  return CoreHarness(std::nullopt, nullptr, [&asked](server::ServerConfig& c) {
+    c.admit = [&asked](const proto::NodePublic& key,
+                       const std::optional<boost::asio::ip::address>& source,
+                       server::ServerConfig::AdmissionDecided) {
+      ++asked.times;
+      asked.key = key;
+      asked.source = source;
+    };
+  });
+}
+
+TEST(Session, FramesSentWhileAwaitingAdmissionAreHeldThenRelayed) {
+  AdmissionAsked asked;
+  auto core = core_with_admission(asked);
+  SessionUnderTest s(*core.server);
+  auto bytes = client_info_frame(s.client_key, core.server->public_key(), plain_info());
+  proto::append_ping(bytes, {1, 2, 3, 4, 5, 6, 7, 8});
+  std::vector<std::uint8_t> packet{'h', 'i'};
+  proto::append_send_packet(bytes, s.client_key.public_key(), packet);
+  // ClientInfo and what follows arrive in one read and in pieces: both are held whole.
+  ASSERT_TRUE(s.feed(proto::Bytes(bytes).first(bytes.size() - 3)));
+  ASSERT_TRUE(s.feed(proto::Bytes(bytes).last(3)));
+  EXPECT_EQ(asked.times, 1);
+  EXPECT_EQ(asked.key, s.client_key.public_key());
+  EXPECT_FALSE(asked.source) << "the harness's connection has no address";
+  auto before = s.drain();
+  ASSERT_EQ(before.size(), 1u) << "nothing but ServerKey before the answer";
+  EXPECT_FALSE(s.session->established());
+  EXPECT_EQ(core.server->registry().stats().local_keys, 0u);
+
+  s.session->admission_decided(true, "");
+  auto frames = s.drain();
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0].type, type_of(FrameType::kServerInfo));
+  EXPECT_EQ(frames[1].type, type_of(FrameType::kPong));
+  EXPECT_EQ(frames[2].type, type_of(FrameType::kRecvPacket));
+  EXPECT_TRUE(s.session->established());
+  EXPECT_FALSE(s.transport.closed);
+}
+
+TEST(Session, ARefusedClientIsClosedBeforeServerInfo) {
+  AdmissionAsked asked;
+  auto core = core_with_admission(asked);
+  SessionUnderTest s(*core.server);
+  ASSERT_TRUE(s.feed(client_info_frame(s.client_key, core.server->public_key(), plain_info())));
+  s.session->admission_decided(false, "controller said Allow:false");
+  EXPECT_TRUE(s.transport.closed);
+  EXPECT_EQ(s.session->close_reason(), "not admitted: controller said Allow:false");
+  EXPECT_EQ(s.drain().size(), 1u) << "ServerKey only";
+  EXPECT_EQ(core.server->registry().stats().local_keys, 0u);
+  EXPECT_EQ(core.server->stats().handshake_failures, 1u);
+}
+
+TEST(Session, TooMuchDataWhileAwaitingAdmissionCloses) {
+  AdmissionAsked asked;
+  auto core = core_with_admission(asked);
+  SessionUnderTest s(*core.server);
+  ASSERT_TRUE(s.feed(client_info_frame(s.client_key, core.server->public_key(), plain_info())));
+  std::vector<std::uint8_t> flood(server::ClientSession::kMaxBytesBeforeAdmission, 0);
+  EXPECT_TRUE(s.feed(flood));
+  EXPECT_FALSE(s.feed(proto::Bytes(flood).first(1)));
+}
+
+TEST(Session, MeshPeersAreNotAskedAbout) {
+  AdmissionAsked asked;
+  proto::KeyBytes mesh_key{};
+  mesh_key[0] = 7;
+  CoreHarness core(mesh_key, nullptr, [&asked](server::ServerConfig& c) {
+    c.admit = [&asked](const proto::NodePublic&, const std::optional<boost::asio::ip::address>&,
+                       server::ServerConfig::AdmissionDecided) { ++asked.times; };
+  });
+  SessionUnderTest s(*core.server);
+  auto info = plain_info();
+  info.mesh_key = mesh_key;
+  handshake(s, *core.server, info);
+  EXPECT_TRUE(s.session->established());
+  EXPECT_EQ(asked.times, 0);
+}
+
 TEST(Session, HandshakeTimeoutClosesAfterTenSeconds) {
   CoreHarness core;
   SessionUnderTest s(*core.server);
