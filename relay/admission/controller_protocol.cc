@@ -1,5 +1,6 @@
 #include "relay/admission/controller_protocol.h"
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -14,21 +15,6 @@ std::string controller_request_body(const protocol::NodePublic& key, std::string
   return j.dump();
 }
 
-namespace {
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 Verdict controller_verdict(unsigned status, std::string_view body) {
   if (status != 200) return {false, "controller answered HTTP " + std::to_string(status)};
   nlohmann::json j;
@@ -42,7 +28,7 @@ Verdict controller_verdict(unsigned status, std::string_view body) {
   if (!j.is_object()) return {false, "controller's answer is not a JSON object"};
   const nlohmann::json* allow = nullptr;
   for (const auto& [name, value] : j.items()) {
-    if (equals_ignoring_case(name, "allow")) allow = &value;
+    if (boost::iequals(name, "allow")) allow = &value;
   }
   if (allow && !allow->is_boolean() && !allow->is_null()) {
     return {false, "controller's \"Allow\" is not true or false"};

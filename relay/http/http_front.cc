@@ -433,9 +433,7 @@ namespace {
 std::vector<std::shared_ptr<tcp::acceptor>> open_acceptors(server::Server& server,
                                                            const tcp::endpoint& endpoint,
                                                            const std::string& where) {
-  std::vector<asio::io_context*> contexts;
-  for (std::size_t i = 0; i < server.worker_count(); ++i)
-    contexts.push_back(&server.worker(i).io());
+  auto contexts = server.worker_contexts();
   std::vector<std::shared_ptr<tcp::acceptor>> out;
   try {
     auto acceptors =
@@ -467,9 +465,7 @@ std::vector<std::shared_ptr<tcp::acceptor>> adopt_acceptors(server::Server& serv
     throw std::runtime_error("cannot listen on " + where +
                              " (socket from the service manager): " + std::strerror(errno));
   }
-  std::vector<asio::io_context*> contexts;
-  for (std::size_t i = 0; i < server.worker_count(); ++i)
-    contexts.push_back(&server.worker(i).io());
+  auto contexts = server.worker_contexts();
   std::vector<std::shared_ptr<tcp::acceptor>> out;
   try {
     for (auto& a : transport::share_socket<tcp::acceptor>(fd, contexts)) {

@@ -2,14 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/ip/address_v6.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "relay/files/atomic_file.h"
 #include "relay/server/admin_queries.h"
+#include "relay/transport/ip_prefix.h"
 
 namespace derp::main {
 namespace {
@@ -19,15 +20,19 @@ constexpr std::size_t kMaxFileBytes = 4 << 20;
 // The file's rules; nullopt with `error` set when it cannot be read or parsed. A missing file is
 // an empty list.
 std::optional<admission::AdmitList> read_rules(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return admission::AdmitList{};
-  std::string text(kMaxFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxFileBytes) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec == std::errc::no_such_file_or_directory) return admission::AdmitList{};
+  if (!ec && size > kMaxFileBytes) {
     error = path + ": larger than 4 MiB";
     return std::nullopt;
   }
+  std::ifstream in(path, std::ios::binary);
+  if (ec || !in) {
+    error = path + ": cannot be read" + (ec ? " (" + ec.message() + ")" : std::string());
+    return std::nullopt;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto list = admission::parse_admit_list(text, error);
   if (!list) error = path + ": " + error;
   return list;
@@ -109,8 +114,7 @@ std::size_t AdmitControl::close_matching(const admission::AdmitRule& rule) {
   std::size_t closed = 0;
   for (const auto& s : *sessions) {
     if (s.can_mesh || !s.established) continue;
-    const boost::asio::ip::address source = boost::asio::ip::address_v6(s.info.remote_ip);
-    if (!admission::matches(rule, s.key, source)) continue;
+    if (!admission::matches(rule, s.key, transport::address_from_key(s.info.remote_ip))) continue;
     closed += server::close_client(server_, s.key, "denied: " + rule.text());
   }
   return closed;

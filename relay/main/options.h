@@ -52,8 +52,8 @@ struct Options {
   std::string verify_client_url;
   bool verify_client_url_fail_open = true;
   std::chrono::nanoseconds verify_cache_ttl{0};  // 0: ask about every client
-  std::string admit_file;  // allow/deny rules of our own; "" none
-  AdminOptions admin;  // --admin-*
+  std::string admit_file;                        // allow/deny rules of our own; "" none
+  AdminOptions admin;                            // --admin-*
 };
 
 struct ParsedCommandLine {
