@@ -3,12 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 
 #include "relay/files/atomic_file.h"
+#include "relay/files/small_file.h"
 #include "relay/server/admin_queries.h"
 #include "relay/transport/ip_prefix.h"
 
@@ -20,20 +18,13 @@ constexpr std::size_t kMaxFileBytes = 4 << 20;
 // The file's rules; nullopt with `error` set when it cannot be read or parsed. A missing file is
 // an empty list.
 std::optional<admission::AdmitList> read_rules(const std::string& path, std::string& error) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec == std::errc::no_such_file_or_directory) return admission::AdmitList{};
-  if (!ec && size > kMaxFileBytes) {
-    error = path + ": larger than 4 MiB";
+  auto file = files::read_small_file(path, kMaxFileBytes);
+  if (file.missing) return admission::AdmitList{};
+  if (!file.text) {
+    error = file.error;
     return std::nullopt;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (ec || !in) {
-    error = path + ": cannot be read" + (ec ? " (" + ec.message() + ")" : std::string());
-    return std::nullopt;
-  }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto list = admission::parse_admit_list(text, error);
+  auto list = admission::parse_admit_list(*file.text, error);
   if (!list) error = path + ": " + error;
   return list;
 }
