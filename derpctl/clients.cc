@@ -1,10 +1,12 @@
-// derpctl clients, client show, client close.
+// derpctl clients, client show, client close (client limit is in client_limit.cc).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "derpctl/admin_connection.h"
 #include "derpctl/output.h"
+#include "relay/limits/rate_text.h"
 
 namespace derpctl {
 namespace {
@@ -39,6 +41,26 @@ std::string flags_text(const pb::Client& c) {
   add(c.duplicate(), "dup");
   add(c.watcher(), "watcher");
   return f.empty() ? "-" : f;
+}
+
+bool has_receive_limit(const pb::Client& c) {
+  return c.receive_limit().bytes_per_sec() > 0 || c.receive_limit_overridden();
+}
+
+// "-", "1 MB/s", or "1 MB/s (set)" when `derpctl client limit` chose it for this key.
+std::string receive_limit_text(const pb::Client& c) {
+  std::string t = c.receive_limit().bytes_per_sec() == 0
+                      ? (c.receive_limit_overridden() ? "unlimited" : "-")
+                      : derp::limits::format_rate(c.receive_limit().bytes_per_sec());
+  return c.receive_limit_overridden() ? t + " (set)" : t;
+}
+
+// The same, narrow enough for a table row to fit a terminal: "1MB/s", "1MB/s*", "off*".
+std::string receive_limit_cell(const pb::Client& c) {
+  std::string t = derp::limits::format_rate(c.receive_limit().bytes_per_sec());
+  t.erase(std::remove(t.begin(), t.end(), ' '), t.end());
+  if (c.receive_limit().bytes_per_sec() == 0) t = c.receive_limit_overridden() ? "off" : "-";
+  return c.receive_limit_overridden() ? t + "*" : t;
 }
 
 int watch(const Globals& g, AdminConnection& conn) {
@@ -110,19 +132,38 @@ int run_clients(const Globals& g, const ListArgs& a) {
     for (const auto& c : all) std::cout << to_json(c).dump() << '\n';
     return kOk;
   }
-  Table t({"KEY", "REMOTE", "TRANSPORT", "CONNECTED", "FLAGS", "PKTS IN", "PKTS OUT", "BYTES IN",
-           "BYTES OUT", "DROPS", "QUEUE", "LAST ACTIVE"});
+  // The receive limit gets a column only when some client has one: most nodes never set any.
+  const bool limits_shown = std::any_of(all.begin(), all.end(), has_receive_limit);
+  std::vector<std::string> headers{"KEY",       "REMOTE",  "TRANSPORT", "CONNECTED",
+                                   "FLAGS",     "PKTS IN", "PKTS OUT",  "BYTES IN",
+                                   "BYTES OUT", "DROPS",   "QUEUE"};
+  if (limits_shown) headers.push_back("LIMIT");
+  headers.push_back("LAST ACTIVE");
+  Table t(headers);
   std::vector<std::string> keys;
   for (const auto& c : all) keys.push_back(c.key());
   const auto shown = unique_key_prefixes(keys);
+  bool any_set = false;
   for (std::size_t i = 0; i < all.size(); ++i) {
     const auto& c = all[i];
-    t.add({shown[i], c.remote_addr(), transport_text(c.transport()), format_age(c.connected_at()),
-           flags_text(c), std::to_string(c.packets_in()), std::to_string(c.packets_out()),
-           format_bytes(c.bytes_in()), format_bytes(c.bytes_out()), std::to_string(c.drops()),
-           std::to_string(c.queue_depth()), format_age(c.last_activity())});
+    std::vector<std::string> row{shown[i],
+                                 c.remote_addr(),
+                                 transport_text(c.transport()),
+                                 format_age(c.connected_at()),
+                                 flags_text(c),
+                                 std::to_string(c.packets_in()),
+                                 std::to_string(c.packets_out()),
+                                 format_bytes(c.bytes_in()),
+                                 format_bytes(c.bytes_out()),
+                                 std::to_string(c.drops()),
+                                 std::to_string(c.queue_depth())};
+    if (limits_shown) row.push_back(receive_limit_cell(c));
+    row.push_back(format_age(c.last_activity()));
+    any_set = any_set || c.receive_limit_overridden();
+    t.add(std::move(row));
   }
   t.print(std::cout);
+  if (any_set) std::cout << "LIMIT*: set for that key with `derpctl client limit`\n";
   std::cout << all.size() << " of " << total << " clients\n";
   return kOk;
 }
@@ -162,6 +203,7 @@ int run_show(const Globals& g, const std::string& key) {
     t.add({"drops", std::to_string(c.drops())});
     for (const auto& [reason, n] : c.drops_by_reason()) t.add({"  " + reason, std::to_string(n)});
     t.add({"queue depth", std::to_string(c.queue_depth())});
+    t.add({"receive limit", receive_limit_text(c)});
     t.add({"last activity", format_age(c.last_activity())});
     t.print(std::cout);
   }
@@ -202,7 +244,7 @@ void add_client_commands(CLI::App& app, Globals& g, Action& action) {
                  "Stream connect / disconnect / home-change events until interrupted");
   list->callback([&g, &action, a] { action = [&g, a] { return run_clients(g, *a); }; });
 
-  auto* client = app.add_subcommand("client", "One client: show or close");
+  auto* client = app.add_subcommand("client", "One client: show, close or limit");
   client->require_subcommand(1);
   auto show_key = std::make_shared<std::string>();
   auto* show = client->add_subcommand("show", "Show every connection of KEY");
@@ -218,6 +260,7 @@ void add_client_commands(CLI::App& app, Globals& g, Action& action) {
   close->callback([&g, &action, close_key, reason] {
     action = [&g, close_key, reason] { return run_close(g, *close_key, *reason); };
   });
+  add_client_limit_command(*client, g, action);
 }
 
 }  // namespace derpctl

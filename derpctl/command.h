@@ -41,6 +41,8 @@ using Action = std::function<int()>;
 
 void add_status_commands(CLI::App& app, Globals& g, Action& action);
 void add_client_commands(CLI::App& app, Globals& g, Action& action);
+// `client limit`, under the `client` command that add_client_commands creates.
+void add_client_limit_command(CLI::App& client, Globals& g, Action& action);
 void add_mesh_commands(CLI::App& app, Globals& g, Action& action);
 void add_drain_commands(CLI::App& app, Globals& g, Action& action);
 void add_region_commands(CLI::App& app, Globals& g, Action& action);

@@ -11,6 +11,7 @@
 
 #include "relay/admin/client_query.h"
 #include "relay/admin/convert.h"
+#include "relay/limits/rate_text.h"
 #include "relay/logging/printable.h"
 #include "relay/server/admin_queries.h"
 #include "relay/server/ask_workers.h"
@@ -368,6 +369,43 @@ Status AdminService::RecentRefusals(Ctx* ctx, const pb::RecentRefusalsRequest*,
     m->set_reason(r.reason);
     set_timestamp(*m->mutable_at(), r.at);
   }
+  return Status::OK;
+}
+
+void AdminService::rate_limits(pb::ClientRateLimits& out) {
+  auto& policy = server_.rate_policy();
+  to_proto(policy.default_rate(), *out.mutable_default_limit());
+  out.set_rate_config(facts_.rate_config);
+  for (const auto& [key, rate] : policy.overrides()) {
+    auto* o = out.add_overrides();
+    o->set_key(key.to_text());
+    to_proto(rate, *o->mutable_limit());
+  }
+}
+
+Status AdminService::SetClientRateLimit(Ctx* ctx, const pb::ClientRateLimitChange* req,
+                                        pb::ClientRateLimits* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  auto change = parse_rate_limit_change(*req);
+  if (!change.error.empty()) return {StatusCode::INVALID_ARGUMENT, change.error};
+  server_.rate_policy().set_override(change.key, change.rate);
+  auto applied = server::apply_receive_rates(server_, change.key, kWorkerAnswerLimit);
+  if (!applied) return workers_too_slow();
+  spdlog::info("admin: receive limit of {} {} ({} connection(s) now)", change.key.to_text(),
+               !change.rate ? std::string("back to the node's default")
+               : change.rate->limited()
+                   ? "set to " + limits::format_rate(change.rate->bytes_per_second)
+                   : std::string("removed (unlimited)"),
+               *applied);
+  rate_limits(*out);
+  out->set_connections_changed(static_cast<std::uint32_t>(*applied));
+  return Status::OK;
+}
+
+Status AdminService::ListClientRateLimits(Ctx* ctx, const pb::ListClientRateLimitsRequest*,
+                                          pb::ClientRateLimits* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  rate_limits(*out);
   return Status::OK;
 }
 

@@ -49,8 +49,13 @@ class AdminService final : public ::derpd::admin::v1::Admin::Service {
                                ::derpd::admin::v1::AdmitRules*) override;
   grpc::Status RecentRefusals(Ctx*, const ::derpd::admin::v1::RecentRefusalsRequest*,
                               ::derpd::admin::v1::RecentRefusalsResponse*) override;
+  grpc::Status SetClientRateLimit(Ctx*, const ::derpd::admin::v1::ClientRateLimitChange*,
+                                  ::derpd::admin::v1::ClientRateLimits*) override;
+  grpc::Status ListClientRateLimits(Ctx*, const ::derpd::admin::v1::ListClientRateLimitsRequest*,
+                                    ::derpd::admin::v1::ClientRateLimits*) override;
 
  private:
+  void rate_limits(::derpd::admin::v1::ClientRateLimits& out);
   grpc::Status change_mesh(Ctx* ctx, const std::string& peer, bool add,
                            ::derpd::admin::v1::MeshPeersResponse* out);
 

@@ -69,6 +69,40 @@ void to_proto(const server::SessionSnapshot& s, pb::Client& out) {
   }
   out.set_queue_depth(s.queue_depth);
   set_timestamp(*out.mutable_last_activity(), s.last_activity);
+  if (s.receive_rate.limited()) to_proto(s.receive_rate, *out.mutable_receive_limit());
+  out.set_receive_limit_overridden(s.receive_rate_overridden);
+}
+
+void to_proto(const limits::ReceiveRate& r, pb::ReceiveLimit& out) {
+  out.set_bytes_per_sec(r.bytes_per_second);
+  out.set_burst_bytes(r.limited() ? r.effective_burst() : 0);
+}
+
+RateLimitChange parse_rate_limit_change(const pb::ClientRateLimitChange& req) {
+  RateLimitChange c;
+  auto key = parse_client_key(req.key());
+  if (!key) {
+    c.error = "key: expected nodekey:<64 hex digits> (as `derpctl clients` shows)";
+    return c;
+  }
+  c.key = *key;
+  switch (req.mode()) {
+    case pb::ClientRateLimitChange::MODE_LIMIT:
+      if (req.bytes_per_sec() == 0) {
+        c.error = "a limit needs a rate above 0 bytes per second (MODE_UNLIMITED exempts a key)";
+        return c;
+      }
+      c.rate = limits::ReceiveRate{req.bytes_per_sec(), req.burst_bytes()};
+      return c;
+    case pb::ClientRateLimitChange::MODE_UNLIMITED:
+      c.rate = limits::ReceiveRate{};
+      return c;
+    case pb::ClientRateLimitChange::MODE_DEFAULT:
+      return c;
+    default:
+      c.error = "mode must be MODE_LIMIT, MODE_UNLIMITED or MODE_DEFAULT";
+      return c;
+  }
 }
 
 void to_proto(const server::ClientEvent& e, std::chrono::system_clock::time_point when,

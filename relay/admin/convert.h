@@ -35,4 +35,13 @@ pb::MeshLinkState to_proto(server::MeshLinkState s);
 // "nodekey:<64 hex>" or bare 64 hex digits; nullopt otherwise.
 std::optional<protocol::NodePublic> parse_client_key(std::string_view text);
 
+// A SetClientRateLimit request checked: the override to set (nullopt: remove it), or `error`.
+struct RateLimitChange {
+  protocol::NodePublic key;
+  std::optional<limits::ReceiveRate> rate;
+  std::string error;  // empty when the request is valid
+};
+RateLimitChange parse_rate_limit_change(const pb::ClientRateLimitChange& req);
+void to_proto(const limits::ReceiveRate& r, pb::ReceiveLimit& out);
+
 }  // namespace derp::admin

@@ -80,6 +80,7 @@ struct NodeFacts {
   AdmitRulesControl admit;                           // empty: no --admit-file
   double drain_rate = 500;  // clients per second of a Drain that names no rate (--drain-rate)
   std::shared_ptr<limits::ConnectionLimits> limits;  // null: the node has none
+  std::string rate_config;                           // --rate-config, or ""
 };
 
 }  // namespace derp::admin

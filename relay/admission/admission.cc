@@ -24,6 +24,8 @@ std::string_view to_string(DecisionSource s) {
       return "cache";
     case DecisionSource::kList:
       return "list";
+    case DecisionSource::kMesh:
+      return "mesh";
   }
   return "?";
 }

@@ -46,9 +46,10 @@ struct AdmissionConfig {
 
 // Which check decided; kCache: an earlier answer of theirs, reused (cache_ttl); kList: derpd's
 // own rules (admit_list.h).
-enum class DecisionSource { kTailscaled, kUrl, kCache, kList };
+// kMesh: a mesh peer, admitted before any check; the relay core counts those (ServerStats).
+enum class DecisionSource { kTailscaled, kUrl, kCache, kList, kMesh };
 enum class DecisionResult { kAdmitted, kRejected, kAdmittedFailOpen };
-inline constexpr std::size_t kSourceCount = 4;
+inline constexpr std::size_t kSourceCount = 5;
 inline constexpr std::size_t kResultCount = 3;
 std::string_view to_string(DecisionSource s);
 std::string_view to_string(DecisionResult r);

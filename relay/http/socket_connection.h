@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <string_view>
@@ -66,6 +67,7 @@ class SocketConnection : public server::SessionTransport,
     if (closed_) return;
     closed_ = true;
     transport_.close();  // pending waits complete with operation_aborted
+    if (input_timer_) input_timer_->cancel();
   }
 
   bool write_stalled(std::chrono::steady_clock::time_point now,
@@ -95,12 +97,27 @@ class SocketConnection : public server::SessionTransport,
     if (r.bytes > 0 && !session_.on_bytes({scratch.data(), r.bytes})) return finish();
     if (transport_.output_pending()) wake_writer();  // TLS answered something (KeyUpdate)
     if (r.failed()) return finish();
+    if (auto pause = session_.input_pause(); pause.count() > 0) [[unlikely]] {
+      return pause_input(pause);
+    }
     if (r.wait == transport::IoWait::kReadable || !transport_.more_to_read()) {
       return wait_readable();
     }
     // Still more to read: let the worker's other connections (and writers) have a turn first.
     boost::asio::post(transport_.socket().get_executor(),
                       [self = this->shared_from_this()] { self->on_readable({}); });
+  }
+
+  // The client is over its receive limit: nothing is read for a while, so the kernel's buffers
+  // fill and TCP slows the client down (protocol §4.7). Writing to it goes on.
+  void pause_input(std::chrono::nanoseconds pause) {
+    if (!input_timer_) {
+      input_timer_ =
+          std::make_unique<boost::asio::steady_timer>(transport_.socket().get_executor());
+    }
+    input_timer_->expires_after(pause);
+    input_timer_->async_wait(
+        [self = this->shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
   }
 
   void do_write() {
@@ -163,6 +180,7 @@ class SocketConnection : public server::SessionTransport,
   Transport transport_;
   server::ClientSession session_;
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
+  std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
   bool closed_ = false;

@@ -70,6 +70,7 @@ class WebSocketConnection : public server::SessionTransport,
     if (closed_) return;
     closed_ = true;
     close_socket();
+    if (input_timer_) input_timer_->cancel();
   }
 
   bool write_stalled(std::chrono::steady_clock::time_point now,
@@ -98,8 +99,22 @@ class WebSocketConnection : public server::SessionTransport,
             self->close();
             return self->finish();
           }
+          if (auto pause = self->session_.input_pause(); pause.count() > 0) [[unlikely]] {
+            return self->pause_input(pause);
+          }
           self->do_read();
         });
+  }
+
+  // Over the client's receive limit: no read for a while, so TCP slows it (protocol §4.7).
+  void pause_input(std::chrono::nanoseconds pause) {
+    if (!input_timer_)
+      input_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+    input_timer_->expires_after(pause);
+    input_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->closed_) return self->finish();
+      self->do_read();
+    });
   }
 
   void do_write() {
@@ -218,6 +233,7 @@ class WebSocketConnection : public server::SessionTransport,
   server::ClientSession session_;
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
   std::unique_ptr<std::uint8_t[]> read_buf_;
+  std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
   std::vector<std::uint8_t> write_buf_;
   std::size_t write_offset_ = 0;  // the next message starts here
   bool writing_ = false;

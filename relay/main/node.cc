@@ -28,6 +28,7 @@
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_control.h"
 #include "relay/main/mesh_key_file.h"
+#include "relay/main/rate_control.h"
 #include "relay/main/service_reporting.h"
 #include "relay/server/admin_queries.h"
 #include "relay/server/drain_controller.h"
@@ -198,6 +199,9 @@ int run_node(const Options& options) {
     admit_control = std::make_unique<AdmitControl>(server, admission, o.admit_file);
   }
 
+  std::unique_ptr<RateControl> rate_control;
+  if (!o.rate_config.empty()) rate_control = std::make_unique<RateControl>(server, o.rate_config);
+
   auto connection_limits = make_connection_limits(o);
   mesh::MeshLinkOptions link_options;
   if (config.mesh_key) link_options.mesh_key = *config.mesh_key;
@@ -241,7 +245,13 @@ int run_node(const Options& options) {
     server::append_prometheus(out, server.stats(), server.started_at());
     limits::append_prometheus(out, connection_limits->stats());
     if (stun_server) out += stun_server->prometheus_text();
-    if (admission) out += admission::prometheus_text(admission->counts());
+    if (admission) {
+      auto counts = admission->counts();
+      counts.decisions[static_cast<std::size_t>(admission::DecisionSource::kMesh)]
+                      [static_cast<std::size_t>(admission::DecisionResult::kAdmitted)] =
+          server.stats().mesh_peers_admitted;
+      out += admission::prometheus_text(counts);
+    }
     return out;
   };
   http::DebugPages pages{collect_vars, collect_varz};
@@ -385,6 +395,7 @@ int run_node(const Options& options) {
   }
   facts.drain_rate = o.drain_rate;
   facts.limits = connection_limits;
+  facts.rate_config = o.rate_config;
   auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
                                     stun_server.get(), certs.get(), std::move(facts));
   std::string derp_url = front.describe() + "/derp";
@@ -470,6 +481,7 @@ int run_node(const Options& options) {
         reload_certs("SIGHUP");
         mesh_control.reload();
         if (admit_control) admit_control->reload();
+        if (rate_control) rate_control->reload();
         wait_signal();
         return;
       }

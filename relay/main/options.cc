@@ -179,6 +179,12 @@ void add_flags(CLI::App& app, Options& o) {
                "Reuse an answer of --verify-clients/--verify-client-url for the same node key and "
                "address this long (e.g. 5m), so a reconnect storm after a drain does not ask once "
                "per client; fail-open admits are never reused (default 0: always ask)");
+  app.add_option("--rate-config", o.rate_config,
+                 "Per-client receive limit, as derper: a JSON file "
+                 "{\"PerClientRateLimitBytesPerSec\":N,\"PerClientRateBurstBytes\":N}. A client "
+                 "over it is slowed (derpd stops reading from it), never dropped; mesh peers are "
+                 "exempt. Re-read on SIGHUP; derpctl client limit sets one key's limit")
+      ->capture_default_str();
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")

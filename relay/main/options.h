@@ -53,6 +53,7 @@ struct Options {
   bool verify_client_url_fail_open = true;
   std::chrono::nanoseconds verify_cache_ttl{0};  // 0: ask about every client
   std::string admit_file;                        // allow/deny rules of our own; "" none
+  std::string rate_config;                       // per-client receive limit (JSON); "" none
   AdminOptions admin;                            // --admin-*
 };
 

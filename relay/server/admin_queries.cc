@@ -51,6 +51,25 @@ std::optional<std::vector<SessionSnapshot>> snapshot_connections(Server& server,
   return flatten(std::move(*per_worker));
 }
 
+std::optional<std::size_t> apply_receive_rates(Server& server,
+                                               std::optional<protocol::NodePublic> only,
+                                               std::chrono::milliseconds limit) {
+  auto answers = ask_every_worker<std::size_t>(server, [only](Worker& w) {
+    std::size_t applied = 0;
+    w.for_each_session([&](ClientSession& s) {
+      if (!s.established() || (only && s.key() != *only)) return;
+      s.apply_rate_policy();
+      ++applied;
+    });
+    return applied;
+  });
+  auto per_worker = wait_at_most(answers, limit);
+  if (!per_worker) return std::nullopt;
+  std::size_t total = 0;
+  for (auto n : *per_worker) total += n;
+  return total;
+}
+
 std::size_t close_client(Server& server, const protocol::NodePublic& key, std::string reason) {
   auto conns = server.registry().connections_of(key);
   for (const auto& ref : conns) server.post(ref.worker, CloseConnection{ref.conn_id, reason});

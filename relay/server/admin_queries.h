@@ -22,6 +22,12 @@ std::optional<std::vector<SessionSnapshot>> collect_sessions(Server& server,
 std::optional<std::vector<SessionSnapshot>> snapshot_connections(Server& server,
                                                                  const std::vector<ConnRef>& refs,
                                                                  std::chrono::milliseconds limit);
+// Gives every connected client (or only those of `key`) its receive limit as the RatePolicy says
+// now, with a fresh bucket (mesh peers stay unlimited); returns how many connections it went
+// through, or nullopt when some worker did not answer within `limit`.
+std::optional<std::size_t> apply_receive_rates(Server& server,
+                                               std::optional<protocol::NodePublic> only,
+                                               std::chrono::milliseconds limit);
 // Closes every connection of `key`; returns how many there were.
 std::size_t close_client(Server& server, const protocol::NodePublic& key, std::string reason);
 

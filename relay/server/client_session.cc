@@ -146,6 +146,9 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
     fail(std::move(why));
     return HeaderAction::kReject;
   };
+  // Every frame pays, skipped ones too (protocol §4.7); the transport waits once the read is done.
+  if (receive_bucket_) [[unlikely]]
+    receive_bucket_->take(len);
   // Any frame, even one that is skipped, makes a duplicate connection the active one (§4.2).
   if (duplicate_.load(std::memory_order_relaxed)) server_.registry().mark_active(key_, conn_id_);
   switch (static_cast<FrameType>(h.type)) {
@@ -199,8 +202,11 @@ bool ClientSession::on_bytes(Bytes data) {
   if (closing_ || awaiting_admission_) [[unlikely]] {
     return !closing_ && hold(data);
   }
-  const std::int64_t now_ns = steady_ns(server_.now());
+  const auto now = server_.now();
+  const std::int64_t now_ns = steady_ns(now);
   last_activity_ns_.store(now_ns, std::memory_order_relaxed);
+  if (receive_bucket_) [[unlikely]]
+    receive_bucket_->refill(now);
   worker_.set_batch_now_ns(now_ns);  // stamps the packets routed from these bytes
   while (!data.empty()) {
     if (skip_ > 0) {
@@ -311,6 +317,7 @@ bool ClientSession::handle_client_info(Bytes payload) {
   const auto& admit = server_.config().admit;
   const bool mesh_peer = parsed.info->mesh_key && server_.mesh_key_matches(*parsed.info->mesh_key);
   if (!admit || mesh_peer) {
+    if (admit) worker_.counters().mesh_peers_admitted.add();
     establish(frame.value.key, std::move(*parsed.info), *shared);
     return true;
   }
@@ -361,6 +368,7 @@ void ClientSession::establish(const proto::NodePublic& key, proto::ClientInfo in
 
   established_ = true;
   established_at_ = server_.now();
+  apply_rate_policy();
   next_keepalive_ = established_at_ + next_keepalive_delay();
 
   proto::PeerPresentFrame presence;
@@ -632,6 +640,25 @@ void ClientSession::unregister() {
               key_.short_form(), info_.remote_text, leaving_ ? "leaving" : "disconnected", why);
 }
 
+void ClientSession::apply_rate_policy() {
+  DERP_ASSERT(worker_.owns_current_thread());
+  auto choice = server_.rate_policy().for_key(key_);
+  if (can_mesh_) choice = {};  // the region's own links are never slowed (protocol §4.7)
+  receive_rate_ = choice.rate;
+  receive_rate_overridden_ = choice.overridden;
+  if (choice.rate.limited()) {
+    receive_bucket_.emplace(choice.rate, server_.now());
+  } else {
+    receive_bucket_.reset();
+  }
+}
+
+std::chrono::nanoseconds ClientSession::owed_input_pause() {
+  const auto wait = receive_bucket_->owed_wait();
+  if (wait.count() > 0) worker_.counters().rate_limit_waits.add();
+  return wait;
+}
+
 SessionSnapshot ClientSession::snapshot() const {
   SessionSnapshot s;
   s.conn_id = conn_id_;
@@ -655,6 +682,8 @@ SessionSnapshot ClientSession::snapshot() const {
   s.drops_by_reason = drops_by_reason_;
   for (auto n : drops_by_reason_) s.drops += n;
   s.queue_depth = disco_queue_.size() + other_queue_.size();
+  s.receive_rate = receive_rate_;
+  s.receive_rate_overridden = receive_rate_overridden_;
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "relay/limits/receive_rate.h"
 #include "relay/protocol/box.h"
 #include "relay/protocol/client_info.h"
 #include "relay/protocol/frame.h"
@@ -53,6 +54,8 @@ struct SessionSnapshot {
   std::uint64_t drops = 0;
   std::array<std::uint64_t, kDropReasonCount> drops_by_reason{};
   std::size_t queue_depth = 0;
+  limits::ReceiveRate receive_rate;  // in force on this connection; not limited for mesh peers
+  bool receive_rate_overridden = false;
 };
 
 class ClientSession {
@@ -79,6 +82,17 @@ class ClientSession {
   // waits for ServerInfo and sends nothing).
   static constexpr std::size_t kMaxBytesBeforeAdmission = 64 * 1024;
   bool has_output() const;
+  // How long the transport stops reading before it reads again, once on_bytes() has returned:
+  // the receive limit's debt (protocol §4.7). Zero, at the cost of one test, without a limit.
+  std::chrono::nanoseconds input_pause() {
+    if (!receive_bucket_) [[likely]]
+      return {};
+    return owed_input_pause();
+  }
+  // Replaces this connection's receive limit (and its bucket, full) by what the server's
+  // RatePolicy says for its key now. Mesh peers stay unlimited.
+  void apply_rate_policy();
+  const limits::ReceiveRate& receive_rate() const { return receive_rate_; }
   // Appends pending frames to `out`, stopping once it holds at least `soft_limit` bytes.
   void take_output(std::vector<std::uint8_t>& out, std::size_t soft_limit);
   void on_tick(std::chrono::steady_clock::time_point now);
@@ -137,6 +151,7 @@ class ClientSession {
   bool handle_watch_conns();
   bool handle_close_peer(protocol::Bytes payload);
   bool fail(std::string reason);
+  std::chrono::nanoseconds owed_input_pause();
   void wake();
   void unregister();
   void append_packet(std::vector<std::uint8_t>& out, PacketRef p, std::int64_t now_ns);
@@ -175,6 +190,10 @@ class ClientSession {
   // What on_bytes returns once dispatch() stopped it: the rest waits if admission is pending.
   bool stopped_at(protocol::Bytes rest);
   std::uint64_t skip_ = 0;  // bytes of an ignored frame still to discard
+  // The receive limit, when one applies: every frame after the handshake takes its length.
+  std::optional<limits::ReceiveBucket> receive_bucket_;
+  limits::ReceiveRate receive_rate_;
+  bool receive_rate_overridden_ = false;
 
   // Output.
   std::vector<std::uint8_t> control_;

@@ -69,6 +69,8 @@ struct WorkerCounters {
   Counter handshake_failures;
   Counter protocol_errors;
   Counter http_headers_refused;  // 431: a request header over the byte or field limit
+  Counter rate_limit_waits;      // reads held back by a client's receive limit (§4.7)
+  Counter mesh_peers_admitted;   // mesh peers let in without asking, while admission checks run
   Gauge current_connections;
   Gauge current_home_connections;
   Gauge current_notideal_connections;

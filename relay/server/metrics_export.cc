@@ -76,6 +76,13 @@ void append_prometheus(std::string& out, const ServerStats& s,
   counter("derp_http_headers_refused", s.http_headers_refused);
   metric(out, "derp_average_queue_duration_ms", "", s.average_queue_duration_ms);
   counter("derp_websocket_accepts", s.websocket_accepts);
+  if (s.rate_limits_in_use) {
+    metric(out, "derp_rate_limit_per_client_bytes_per_second", "",
+           s.default_receive_rate.bytes_per_second);
+    metric(out, "derp_rate_limit_per_client_burst_bytes", "",
+           s.default_receive_rate.limited() ? s.default_receive_rate.effective_burst() : 0);
+    counter("derp_rate_limit_per_client_waited", s.rate_limit_waits);
+  }
   for (auto [name, table] : {std::pair{"derp_packets_dropped", &s.packets_dropped},
                              std::pair{"derp_bytes_dropped", &s.bytes_dropped}}) {
     out += fmt::format("# TYPE {} counter\n", name);
@@ -127,6 +134,12 @@ nlohmann::json expvar_json(const ServerStats& s, std::chrono::system_clock::time
       {"sclient_write_timeouts", s.sclient_write_timeouts},
       {"average_queue_duration_ms", s.average_queue_duration_ms},
   };
+  if (s.rate_limits_in_use) {
+    derp["rate_limit_per_client_bytes_per_second"] = s.default_receive_rate.bytes_per_second;
+    derp["rate_limit_per_client_burst_bytes"] =
+        s.default_receive_rate.limited() ? s.default_receive_rate.effective_burst() : 0;
+    derp["counter_rate_limit_per_client_waited"] = s.rate_limit_waits;
+  }
   auto start = std::chrono::duration_cast<std::chrono::seconds>(started_at.time_since_epoch());
   return {{"derp", derp},
           {"derp_packets_dropped", "MultiLabelMap"},

@@ -148,6 +148,8 @@ ServerStats Server::stats() const {
     s.handshake_failures += c.handshake_failures.value();
     s.protocol_errors += c.protocol_errors.value();
     s.http_headers_refused += c.http_headers_refused.value();
+    s.rate_limit_waits += c.rate_limit_waits.value();
+    s.mesh_peers_admitted += c.mesh_peers_admitted.value();
     s.current_connections += c.current_connections.value();
     s.current_home_connections += c.current_home_connections.value();
     s.current_notideal_connections += c.current_notideal_connections.value();
@@ -161,6 +163,8 @@ ServerStats Server::stats() const {
   }
   s.average_queue_duration_ms = queue_sum / static_cast<double>(workers_.size()) / 1000.0;
   s.registry = registry_.stats();
+  s.rate_limits_in_use = rate_policy_.in_use();
+  s.default_receive_rate = rate_policy_.default_rate();
   return s;
 }
 

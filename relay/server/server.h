@@ -12,6 +12,7 @@
 #include "relay/server/client_events.h"
 #include "relay/server/client_registry.h"
 #include "relay/server/mesh_forwarder.h"
+#include "relay/server/rate_policy.h"
 #include "relay/server/server_config.h"
 #include "relay/server/worker.h"
 
@@ -31,6 +32,11 @@ struct ServerStats {
   std::uint64_t packets_forwarded_out = 0, packets_forwarded_in = 0;
   std::uint64_t sclient_write_timeouts = 0, handshake_failures = 0, protocol_errors = 0;
   std::uint64_t http_headers_refused = 0;
+  // Receive limits (protocol §4.7): shown only while a default or an override exists.
+  bool rate_limits_in_use = false;
+  limits::ReceiveRate default_receive_rate;
+  std::uint64_t rate_limit_waits = 0;
+  std::uint64_t mesh_peers_admitted = 0;  // derp_admission_total{source="mesh"}
   std::int64_t current_connections = 0, current_home_connections = 0;
   std::int64_t current_notideal_connections = 0;
   std::array<std::array<std::uint64_t, 2>, kDropReasonCount> packets_dropped{};
@@ -63,6 +69,7 @@ class Server {
   // Every worker's io_context, in worker order (for listeners that open one socket per worker).
   std::vector<boost::asio::io_context*> worker_contexts();
   ClientRegistry& registry() { return registry_; }
+  RatePolicy& rate_policy() { return rate_policy_; }
   std::uint64_t next_conn_id() { return next_conn_id_.fetch_add(1, std::memory_order_relaxed); }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
 
@@ -93,6 +100,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   ClientRegistry registry_;
   ClientEventHub events_;
+  RatePolicy rate_policy_;
   std::array<std::atomic<MeshForwarder*>, kMaxMeshLinks> forwarders_{};
   std::atomic<std::uint64_t> next_conn_id_{1};
   std::chrono::system_clock::time_point started_at_;

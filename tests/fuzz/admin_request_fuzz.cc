@@ -51,6 +51,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   pb::GetClientRequest get;
   if (get.ParseFromArray(data, n)) (void)admin::parse_client_key(get.key());
+  pb::ClientRateLimitChange rate;
+  if (rate.ParseFromArray(data, n)) {
+    auto change = admin::parse_rate_limit_change(rate);
+    if (change.error.empty() && change.rate && change.rate->limited() &&
+        rate.mode() != pb::ClientRateLimitChange::MODE_LIMIT) {
+      __builtin_trap();  // only MODE_LIMIT sets a limit
+    }
+  }
   pb::DrainRequest drain;
   if (drain.ParseFromArray(data, n)) {
     (void)admin::to_millis(drain.deadline());

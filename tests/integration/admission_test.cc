@@ -21,6 +21,7 @@
 
 #include "relay/tls/test_ca.h"
 #include "tests/integration/admin/derpctl_runner.h"
+#include "tests/integration/admission/loopback_node.h"
 #include "tests/support/async_runner.h"
 #include "tests/support/child_process.h"
 #include "tests/support/derp_test_client.h"
@@ -84,22 +85,8 @@ boost::asio::awaitable<std::string> read_until_closed(client::DerpClient& c) {
 class Admission : public ::testing::Test {
  protected:
   // derpd with `flags` added to the usual loopback ones.
-  std::unique_ptr<DerpdProcess> start_node(std::vector<std::string> flags) {
-    std::vector<std::string> args{"-a",
-                                  "127.0.0.1:0",
-                                  "--stun-port",
-                                  "0",
-                                  "-c",
-                                  dir_.path() + "/node.key",
-                                  "--mesh-psk-file",
-                                  mesh_key_file()};
-    args.insert(args.end(), flags.begin(), flags.end());
-    return std::make_unique<DerpdProcess>(args);
-  }
-  std::string mesh_key_file() {
-    const std::string path = dir_.path() + "/mesh.key";
-    std::ofstream(path) << "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
-    return path;
+  std::unique_ptr<DerpdProcess> start_node(const std::vector<std::string>& flags) {
+    return start_loopback_node(dir_.path(), flags);
   }
   // The controller's base URL.
   std::string start_controller() {
@@ -195,13 +182,14 @@ TEST_F(Admission, ASlowControllerTimesOutAfterFiveSecondsThenFailOpenDecides) {
 TEST_F(Admission, MeshPeersAreAdmittedWithoutAsking) {
   const std::string url = start_controller();
   auto node = start_node({"--verify-client-url", url + "/deny"});
-  protocol::KeyBytes mesh_key{};
-  // 00112233…: the bytes of mesh_key_file()'s hex.
-  for (std::size_t i = 0; i < mesh_key.size(); ++i) {
-    mesh_key[i] = static_cast<std::uint8_t>(0x11 * (i % 16));
-  }
-  EXPECT_EQ(try_connect(node->derp_url(), protocol::NodePrivate::generate(), mesh_key), "");
+  EXPECT_EQ(try_connect(node->derp_url(), protocol::NodePrivate::generate(), test_mesh_key()), "");
   EXPECT_TRUE(controller_requests().empty());
+  const std::string varz = http_get(node->port(), "/debug/varz");
+  EXPECT_NE(varz.find("derp_admission_total{source=\"mesh\",result=\"admitted\"} 1\n"),
+            std::string::npos)
+      << varz;
+  EXPECT_NE(varz.find("derp_admission_total{source=\"url\",result=\"rejected\"} 0\n"),
+            std::string::npos);
 }
 
 // The controller takes 5 s for some keys; meanwhile 50 other clients connect and a pair relays.

@@ -291,6 +291,57 @@ TEST(Session, FullQueueDropsTheOldestPacket) {
   EXPECT_EQ(sender.session->snapshot().drops, 0u);
 }
 
+// protocol §4.7, with the core's clock in the test's hands: past the burst, the session asks its
+// transport to stop reading for exactly as long as the limit needs; mesh peers never are asked.
+TEST(Session, AReceiveLimitAsksTheTransportToPauseReading) {
+  CoreHarness core(std::nullopt, &ManualClock::now);
+  core.server->rate_policy().set_default({1'000'000, 0});
+  SessionUnderTest s(*core.server);
+  handshake(s, *core.server);
+  EXPECT_EQ(s.session->snapshot().receive_rate.bytes_per_second, 1'000'000u);
+  const auto nobody = proto::NodePrivate::generate().public_key();
+  std::vector<std::uint8_t> packet(968);  // a frame of 1,000 bytes with the key
+  std::vector<std::uint8_t> burst;
+  for (int i = 0; i < 65; ++i) proto::append_send_packet(burst, nobody, packet);
+  ASSERT_TRUE(s.feed(burst));  // 65,000 of the 65,568-byte burst
+  EXPECT_EQ(s.session->input_pause(), std::chrono::nanoseconds(0));
+  std::vector<std::uint8_t> one;
+  proto::append_send_packet(one, nobody, packet);
+  ASSERT_TRUE(s.feed(one));  // 432 bytes over: 432 µs at 1 MB/s
+  EXPECT_EQ(s.session->input_pause(), std::chrono::microseconds(432));
+  EXPECT_EQ(core.server->stats().rate_limit_waits, 1u);
+  ManualClock::advance(std::chrono::microseconds(432));
+  ASSERT_TRUE(s.feed(one));  // paid, then 1,000 more owed
+  EXPECT_EQ(s.session->input_pause(), std::chrono::milliseconds(1));
+
+  // An override for the key replaces the bucket (full again) and the rate.
+  core.server->rate_policy().set_override(s.client_key.public_key(),
+                                          limits::ReceiveRate{2'000'000, 0});
+  s.session->apply_rate_policy();
+  EXPECT_TRUE(s.session->snapshot().receive_rate_overridden);
+  ASSERT_TRUE(s.feed(burst));
+  ASSERT_TRUE(s.feed(one));
+  EXPECT_EQ(s.session->input_pause(), std::chrono::microseconds(216));
+  core.server->rate_policy().set_override(s.client_key.public_key(), limits::ReceiveRate{});
+  s.session->apply_rate_policy();
+  ASSERT_TRUE(s.feed(burst));
+  ASSERT_TRUE(s.feed(burst));
+  EXPECT_EQ(s.session->input_pause(), std::chrono::nanoseconds(0)) << "exempted";
+
+  proto::KeyBytes mesh_key{};
+  mesh_key[0] = 7;
+  CoreHarness mesh_core(mesh_key, &ManualClock::now);
+  mesh_core.server->rate_policy().set_default({1'000, 0});
+  SessionUnderTest peer(*mesh_core.server);
+  auto info = plain_info();
+  info.mesh_key = mesh_key;
+  handshake(peer, *mesh_core.server, info);
+  ASSERT_TRUE(peer.feed(burst));
+  ASSERT_TRUE(peer.feed(burst));
+  EXPECT_EQ(peer.session->input_pause(), std::chrono::nanoseconds(0)) << "a mesh peer";
+  EXPECT_FALSE(peer.session->snapshot().receive_rate.limited());
+}
+
 TEST(Session, UnknownDestinationIsCountedAndDiscoGetsNotHere) {
   CoreHarness core;
   SessionUnderTest s(*core.server);
