@@ -10,6 +10,7 @@ packages=(
   libsystemd-dev                                 # sd_notify: Type=notify, watchdog, status
   systemd                                        # systemd-analyze verify of deploy/systemd in tests
   yamllint python3-yaml                          # checks of deploy/kubernetes in tests
+  prometheus                                     # promtool and a real scraper, deploy/monitoring
   python3                                        # admission controller and LocalAPI stand-ins in tests
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler  # admin API, derpctl
@@ -37,3 +38,5 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # coturn's package starts a TURN server on install on some systems; tests only need its client.
 systemctl disable --now coturn >/dev/null 2>&1 || true
+# Likewise Prometheus's: the tests start their own on a free port.
+systemctl disable --now prometheus >/dev/null 2>&1 || true

@@ -18,3 +18,13 @@ add_test(NAME kubernetes_manifests_check
 
 set_tests_properties(systemd_units_verify kubernetes_manifests_lint kubernetes_manifests_check
   PROPERTIES LABELS deploy TIMEOUT 120)
+
+# deploy/monitoring: promtool on derpd's /metrics (--metrics-listen), on the scrape config and on
+# the alert rules; the Grafana dashboard's queries against what derpd serves; a real Prometheus
+# (Debian's) scraping a real derpd.
+derp_unit_test(monitoring_test
+  SOURCES integration/monitoring_test.cc
+  DEPS derp_test_support nlohmann_json::nlohmann_json
+  LABELS integration)
+target_compile_definitions(monitoring_test PRIVATE DERP_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+add_dependencies(monitoring_test derpd)

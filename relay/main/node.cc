@@ -19,6 +19,7 @@
 #include "relay/admin/admin_endpoint.h"
 #include "relay/admission/admission.h"
 #include "relay/http/http_front.h"
+#include "relay/http/metrics_listener.h"
 #include "relay/limits/connection_limit_metrics.h"
 #include "relay/limits/connection_limits.h"
 #include "relay/main/admin_wiring.h"
@@ -28,6 +29,7 @@
 #include "relay/main/key_file.h"
 #include "relay/main/mesh_control.h"
 #include "relay/main/mesh_key_file.h"
+#include "relay/main/node_metrics.h"
 #include "relay/main/rate_control.h"
 #include "relay/main/service_reporting.h"
 #include "relay/server/admin_queries.h"
@@ -234,13 +236,34 @@ int run_node(const Options& options) {
   }
 
   std::unique_ptr<stun::StunServer> stun_server;
+  // The drain controller comes later (its hooks need the listeners); its state reaches the
+  // metrics through this, which every state change updates.
+  auto drain_state =
+      std::make_shared<std::atomic<server::DrainState>>(server::DrainState::kServing);
+  auto collect_node_metrics = [&mesh_control, &certs, drain_state] {
+    NodeMetrics m;
+    m.version = DERPD_VERSION;
+    m.drain = drain_state->load();
+    for (const auto& link : mesh_control.links()) {
+      auto h = link->health();
+      m.mesh.push_back(
+          {h.peer, h.state, h.reconnects, h.peer_present_count, h.packets_out, h.bytes_out});
+    }
+    if (certs) {
+      auto c = certs->cert_info();
+      std::string name = c.subject;
+      if (!c.sans.empty()) name = c.sans.front().substr(c.sans.front().find(':') + 1);
+      m.certs.push_back({name, c.not_after});
+    }
+    return node_metrics_text(m) + process_metrics_text();
+  };
   auto collect_vars = [&server, &stun_server, connection_limits] {
     auto j = server::expvar_json(server.stats(), server.started_at());
     if (stun_server) j["stun"] = stun_server->expvar();
     limits::add_expvar(j, connection_limits->stats());
     return j.dump(1, '\t');
   };
-  auto collect_varz = [&server, &stun_server, connection_limits, admission] {
+  auto collect_varz = [&server, &stun_server, connection_limits, admission, collect_node_metrics] {
     std::string out;
     server::append_prometheus(out, server.stats(), server.started_at());
     limits::append_prometheus(out, connection_limits->stats());
@@ -252,6 +275,7 @@ int run_node(const Options& options) {
           server.stats().mesh_peers_admitted;
       out += admission::prometheus_text(counts);
     }
+    out += collect_node_metrics();
     return out;
   };
   http::DebugPages pages{collect_vars, collect_varz};
@@ -368,7 +392,8 @@ int run_node(const Options& options) {
       stun_server->set_replies_enabled(enabled);
     };
   }
-  hooks.state_changed = [](server::DrainState state) {
+  hooks.state_changed = [drain_state](server::DrainState state) {
+    drain_state->store(state);
     spdlog::info("drain state: {}", server::to_string(state));
   };
   server::DrainController drain(server, control.get_executor(), std::move(hooks));
@@ -398,6 +423,13 @@ int run_node(const Options& options) {
   facts.rate_config = o.rate_config;
   auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
                                     stun_server.get(), certs.get(), std::move(facts));
+  std::unique_ptr<http::MetricsListener> metrics_listener;
+  if (!o.metrics_listen.empty()) {
+    auto where = parse_listen_address(o.metrics_listen);
+    metrics_listener =
+        std::make_unique<http::MetricsListener>(control, where.host, where.port, collect_varz);
+    spdlog::info("Prometheus metrics on {}", metrics_listener->describe());
+  }
   std::string derp_url = front.describe() + "/derp";
   std::string stun_text =
       stun_server ? "udp " + host_port(listen.host, stun_server->local_port()) : "off";
@@ -466,6 +498,7 @@ int run_node(const Options& options) {
     stopping = true;
     spdlog::info("shutting down: {}", why);
     service.stop();
+    if (metrics_listener) metrics_listener->stop();
     reload_timer.cancel();
     trim_timer.cancel();
     grace_timer.cancel();

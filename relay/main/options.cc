@@ -185,7 +185,17 @@ void add_flags(CLI::App& app, Options& o) {
                  "over it is slowed (derpd stops reading from it), never dropped; mesh peers are "
                  "exempt. Re-read on SIGHUP; derpctl client limit sets one key's limit")
       ->capture_default_str();
+  app.add_option("--metrics-listen", o.metrics_listen,
+                 "Serve Prometheus metrics at http://ADDR/metrics (e.g. 10.0.0.5:9466): the "
+                 "/debug/varz text, for a monitoring host that /debug's loopback/Tailscale-IP rule "
+                 "would refuse. Nothing else is served there; bind it to a private address")
+      ->capture_default_str();
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
+      ->capture_default_str();
+  app.add_option("--log-format", o.log_format,
+                 "text, or json: one object per line {\"time\",\"level\",\"msg\"} for log "
+                 "pipelines")
+      ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

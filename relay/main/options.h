@@ -46,6 +46,7 @@ struct Options {
   std::string connection_limit_exempt = "127.0.0.0/8,::1";
   unsigned workers = 0;
   std::string log_level = "info";
+  std::string log_format = "text";  // or "json": one object per line
   // Admission (protocol §4.9), with derper's flag names and defaults.
   bool verify_clients = false;
   std::string tailscaled_socket = "/var/run/tailscale/tailscaled.sock";  // --socket
@@ -54,6 +55,7 @@ struct Options {
   std::chrono::nanoseconds verify_cache_ttl{0};  // 0: ask about every client
   std::string admit_file;                        // allow/deny rules of our own; "" none
   std::string rate_config;                       // per-client receive limit (JSON); "" none
+  std::string metrics_listen;                    // Prometheus /metrics on this address; "" off
   AdminOptions admin;                            // --admin-*
 };
 

@@ -1,7 +1,7 @@
 // Arbitrary bytes as an HTTP request to the front, in the front's order: the header scanner
 // enforces the header limits, Beast parses what passed with the limits derpd uses, then the router
-// decides. None may crash; the scanner must give the same answer however the bytes are split, and
-// every parsed request gets a decision.
+// decides (the DERP front's, and --metrics-listen's). None may crash; the scanner must give the
+// same answer however the bytes are split, and every parsed request gets a decision.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "relay/http/header_scan.h"
+#include "relay/http/metrics_listener.h"
 #include "relay/http/routes.h"
 
 namespace http = boost::beast::http;
@@ -39,5 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       route.response.prepare_payload();
     }
   }
+  // The --metrics-listen listener answers the same parsed requests with its own table.
+  const auto metrics =
+      derp::http::metrics_response(req.method(), req.target(), [] { return std::string("m 1\n"); });
+  if (metrics.status != 200 && metrics.status != 404 && metrics.status != 405) std::abort();
   return 0;
 }

@@ -147,10 +147,9 @@ struct ProcessResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs derpd with `args` to completion and captures its output.
-inline ProcessResult run_derpd_to_exit(
-    std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  std::string bin = DerpdProcess::binary();
+// Runs `binary` with `args` to completion (killed after `timeout`) and captures its output.
+inline ProcessResult run_to_exit(const std::string& bin, std::vector<std::string> args,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_t pid = spawn_child(bin, args, out[1], out[1]);
@@ -178,6 +177,12 @@ inline ProcessResult run_derpd_to_exit(
   ::waitpid(pid, &status, 0);
   result.exit_code = (!killed && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// Runs derpd with `args` to completion and captures its output.
+inline ProcessResult run_derpd_to_exit(
+    std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  return run_to_exit(DerpdProcess::binary(), std::move(args), timeout);
 }
 
 }  // namespace derp::testing

@@ -25,6 +25,22 @@ TEST(PeerAddress, DebugIsForLoopbackAndTailscaleAddressesOnly) {
   }
 }
 
+TEST(PeerAddress, OperatorsTrustMoreThroughDerpersVariables) {
+  std::vector<std::string> warnings;
+  auto trusted = trusted_debug_prefixes("192.0.2.9", "10.0.0.0/8, 2001:db8::/32,bogus,", warnings);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("TS_DEBUG_TRUSTED_CIDRS: \"bogus\""), std::string::npos)
+      << warnings[0];
+  for (const char* yes :
+       {"192.0.2.9", "::ffff:192.0.2.9", "10.1.2.3", "2001:db8::7", "127.0.0.1"}) {
+    EXPECT_TRUE(debug_access_allowed(ip::make_address(yes), trusted)) << yes;
+  }
+  for (const char* no : {"192.0.2.10", "11.0.0.1", "2001:db9::1"}) {
+    EXPECT_FALSE(debug_access_allowed(ip::make_address(no), trusted)) << no;
+  }
+  EXPECT_TRUE(trusted_debug_prefixes(nullptr, nullptr, warnings).empty());
+}
+
 TEST(PeerAddress, ConnectionInfoSpellsIpv4PlainAndIpv6Bracketed) {
   auto v4 = connection_info_for({ip::make_address("::ffff:192.0.2.7"), 4242});
   EXPECT_EQ(v4.remote_text, "192.0.2.7:4242");
