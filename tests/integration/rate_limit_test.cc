@@ -154,7 +154,9 @@ TEST_F(RateLimit, RateConfigHoldsAClientToItsRateAndSparesMeshPeers) {
   EXPECT_GT(rates[1], kUnlimitedAbove) << "a mesh peer is never limited";
 
   const std::string varz = http_get(node->port(), "/debug/varz");
-  EXPECT_NE(varz.find("derp_rate_limit_per_client_bytes_per_second 1000000\n"), std::string::npos)
+  EXPECT_NE(
+      varz.find("derp_rate_limit_per_client_bytes_per_second " + std::to_string(kLimit) + "\n"),
+      std::string::npos)
       << varz;
   EXPECT_NE(varz.find("derp_rate_limit_per_client_burst_bytes 65568\n"), std::string::npos);
   EXPECT_NE(varz.find("derp_rate_limit_per_client_waited "), std::string::npos);
@@ -167,7 +169,7 @@ TEST_F(RateLimit, RateConfigHoldsAClientToItsRateAndSparesMeshPeers) {
   for (const auto& c : nlohmann::json::parse(clients.out)) {
     if (c["key"] != limited.sender_key().to_text()) continue;
     ++limited_rows;
-    EXPECT_EQ(c["receive_limit"]["bytes_per_sec"], "1000000") << c;
+    EXPECT_EQ(c["receive_limit"]["bytes_per_sec"], std::to_string(kLimit)) << c;
     EXPECT_EQ(c["receive_limit_overridden"], false) << c;
   }
   EXPECT_EQ(limited_rows, 1) << clients.out;

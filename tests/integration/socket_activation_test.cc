@@ -225,10 +225,12 @@ TEST_F(SocketActivation, RestartQueuesConnectsInsteadOfRefusingThem) {
       << node->log();
 
   // Connected DERP clients, as Tailscale's: they redial the node when their connection breaks.
-  AsyncRunner runner;
+  // The runner is declared after what its coroutines use, so it stops (and its thread ends)
+  // before the clients and their flows are destroyed.
   constexpr int kClients = 40;
   std::vector<std::unique_ptr<RegionClient>> clients;
   std::vector<Flow> inbound(kClients);
+  AsyncRunner runner;
   for (int i = 0; i < kClients; ++i) {
     RegionClientOptions o;
     o.urls = {node->derp_url()};
