@@ -46,10 +46,11 @@ struct ListenerConfig {
 // from accepting: connects then wait in the kernel's queue for the next derpd (a restart).
 enum class ListenerStop { kRefuse, kLeaveQueued };
 
-// Bodies for /debug/vars and /debug/varz, produced on demand.
+// Bodies the node produces on demand: /debug/vars, /debug/varz and /bootstrap-dns.
 struct DebugPages {
   std::function<std::string()> vars_json;
   std::function<std::string()> varz_text;
+  std::function<std::string()> bootstrap_dns;  // empty: no --bootstrap-dns-names
 };
 
 class HttpFront {

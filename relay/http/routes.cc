@@ -187,12 +187,15 @@ Route route_request(const Request& req, const FrontConfig& cfg, const RequestCon
     return respond(std::move(r));
   }
   if (path == "/bootstrap-dns") {
-    // No -bootstrap-dns-names support: the reference answers an empty 200 when none are set.
+    // Empty unless the node resolves --bootstrap-dns-names: the reference answers an empty 200
+    // when none are set.
     Response r = make(beast_http::status::ok, "", "application/json");
     r.set(beast_http::field::content_type, "application/json");
     add_browser_headers(r);
     r.keep_alive(false);
-    return respond(std::move(r));
+    Route route = respond(std::move(r));
+    route.kind = RouteKind::kBootstrapDns;
+    return route;
   }
   if (path.starts_with("/debug")) return debug_route(path, ctx);
   return respond(home(cfg, ctx));

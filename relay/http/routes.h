@@ -29,6 +29,7 @@ enum class RouteKind {
   kWebSocketUpgrade,  // RFC 6455 handshake, then DERP in binary messages
   kDebugVars,         // JSON of counters (filled by the caller)
   kDebugVarz,         // Prometheus text (filled by the caller)
+  kBootstrapDns,      // `response` has the headers; the caller fills the body (names resolved)
 };
 
 struct Route {

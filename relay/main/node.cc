@@ -24,6 +24,7 @@
 #include "relay/limits/connection_limits.h"
 #include "relay/main/admin_wiring.h"
 #include "relay/main/admit_control.h"
+#include "relay/main/bootstrap_dns.h"
 #include "relay/main/descriptor_limit.h"
 #include "relay/main/host_port.h"
 #include "relay/main/key_file.h"
@@ -236,6 +237,12 @@ int run_node(const Options& options) {
   }
 
   std::unique_ptr<stun::StunServer> stun_server;
+  std::unique_ptr<BootstrapDns> bootstrap_dns;
+  if (auto names = split_names(o.bootstrap_dns_names); !names.empty()) {
+    spdlog::info("bootstrap DNS: serving the addresses of {} name(s) at /bootstrap-dns",
+                 names.size());
+    bootstrap_dns = std::make_unique<BootstrapDns>(std::move(names), std::chrono::minutes(10));
+  }
   // The drain controller comes later (its hooks need the listeners); its state reaches the
   // metrics through this, which every state change updates.
   auto drain_state =
@@ -263,7 +270,8 @@ int run_node(const Options& options) {
     limits::add_expvar(j, connection_limits->stats());
     return j.dump(1, '\t');
   };
-  auto collect_varz = [&server, &stun_server, connection_limits, admission, collect_node_metrics] {
+  auto collect_varz = [&server, &stun_server, &bootstrap_dns, connection_limits, admission,
+                       collect_node_metrics] {
     std::string out;
     server::append_prometheus(out, server.stats(), server.started_at());
     limits::append_prometheus(out, connection_limits->stats());
@@ -276,9 +284,14 @@ int run_node(const Options& options) {
       out += admission::prometheus_text(counts);
     }
     out += collect_node_metrics();
+    if (bootstrap_dns) {
+      out += "# TYPE bootstrap_dns_requests counter\nbootstrap_dns_requests " +
+             std::to_string(bootstrap_dns->requests()) + "\n";
+    }
     return out;
   };
-  http::DebugPages pages{collect_vars, collect_varz};
+  http::DebugPages pages{collect_vars, collect_varz, {}};
+  if (bootstrap_dns) pages.bootstrap_dns = [b = bootstrap_dns.get()] { return b->body(); };
 
   http::ListenerConfig main_listener;
   main_listener.host = listen.host;

@@ -185,6 +185,11 @@ void add_flags(CLI::App& app, Options& o) {
                  "over it is slowed (derpd stops reading from it), never dropped; mesh peers are "
                  "exempt. Re-read on SIGHUP; derpctl client limit sets one key's limit")
       ->capture_default_str();
+  app.add_option("--bootstrap-dns-names", o.bootstrap_dns_names,
+                 "Comma-separated names whose addresses /bootstrap-dns serves, as derper: "
+                 "Tailscale clients ask for them when their own DNS fails. Resolved at start and "
+                 "every 10 minutes")
+      ->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen,
                  "Serve Prometheus metrics at http://ADDR/metrics (e.g. 10.0.0.5:9466): the "
                  "/debug/varz text, for a monitoring host that /debug's loopback/Tailscale-IP rule "

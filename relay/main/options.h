@@ -55,6 +55,7 @@ struct Options {
   std::chrono::nanoseconds verify_cache_ttl{0};  // 0: ask about every client
   std::string admit_file;                        // allow/deny rules of our own; "" none
   std::string rate_config;                       // per-client receive limit (JSON); "" none
+  std::string bootstrap_dns_names;               // published at /bootstrap-dns; "" none
   std::string metrics_listen;                    // Prometheus /metrics on this address; "" off
   AdminOptions admin;                            // --admin-*
 };

@@ -1,8 +1,11 @@
 // The HTTP endpoints of protocol §1.5–§1.7 over raw HTTP/1.1, and the port-80 listener of TLS mode.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "relay/tls/test_ca.h"
 #include "tests/support/async_runner.h"
@@ -10,6 +13,7 @@
 #include "tests/support/derp_test_client.h"
 #include "tests/support/derpd_process.h"
 #include "tests/support/http_text.h"
+#include "tests/support/wait.h"
 
 namespace derp::testing {
 namespace {
@@ -157,6 +161,45 @@ TEST_F(HttpEndpoints, AcceptsCountsUpgrades) {
     c.reset();
   }());
   EXPECT_EQ(varz(derpd_.port(), "derp_accepts"), before + 1);
+}
+
+// --bootstrap-dns-names (protocol §1.5): the names' addresses as a tab-indented JSON object,
+// resolved in the background. "localhost" resolves from /etc/hosts, so no DNS traffic leaves
+// the machine; a name that cannot resolve is left out and logged.
+TEST(BootstrapDns, ServesTheNamesAddressesAndCountsRequests) {
+  TempDir dir;
+  DerpdProcess derpd({"-a", "127.0.0.1:0", "--stun=false", "-c", dir.path() + "/key",
+                      "--bootstrap-dns-names", "localhost, nonexistent.invalid"});
+  HttpResponse r;
+  ASSERT_TRUE(eventually([&] {
+    r = http_request(derpd.port(), "GET", "/bootstrap-dns");
+    return r.body.find("localhost") != std::string::npos;
+  })) << r.head
+      << r.body << derpd.log();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_EQ(r.header("connection"), "close");
+  expect_browser_headers(r);
+  auto j = nlohmann::json::parse(r.body);
+  ASSERT_TRUE(j["localhost"].is_array()) << r.body;
+  auto ips = j["localhost"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(ips.begin(), ips.end(), "127.0.0.1"), ips.end()) << r.body;
+  EXPECT_FALSE(j.contains("nonexistent.invalid")) << r.body;
+  EXPECT_NE(r.body.find("{\n\t\"localhost\": [\n\t\t\""), std::string::npos) << r.body;
+  EXPECT_TRUE(eventually(
+      [&] { return derpd.log().find("cannot resolve nonexistent.invalid") != std::string::npos; }));
+  // ?q= for a name that is not unpublished gets the whole published map.
+  EXPECT_EQ(http_request(derpd.port(), "GET", "/bootstrap-dns?q=other.example").body, r.body);
+  EXPECT_GE(varz(derpd.port(), "bootstrap_dns_requests"), 2);
+}
+
+TEST(BootstrapDns, WithoutNamesTheBodyIsEmpty) {
+  TempDir dir;
+  DerpdProcess derpd({"-a", "127.0.0.1:0", "--stun=false", "-c", dir.path() + "/key"});
+  auto r = http_request(derpd.port(), "GET", "/bootstrap-dns");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.header("content-type"), "application/json");
 }
 
 TEST(HttpEndpointsDerpDisabled, DerpIs404) {
