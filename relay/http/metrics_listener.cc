@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
@@ -42,9 +44,11 @@ MetricsResponse metrics_response(bhttp::verb method, std::string_view target,
 
 struct MetricsListener::State : std::enable_shared_from_this<MetricsListener::State> {
   State(asio::io_context& io, std::function<std::string()> m)
-      : io(io), acceptor(io), metrics(std::move(m)) {}
+      : io(io), acceptor(io), retry(io), metrics(std::move(m)) {}
   asio::io_context& io;
   tcp::acceptor acceptor;
+  asio::steady_timer retry;  // after a failed accept (out of descriptors): not a busy loop
+  std::chrono::milliseconds retry_delay{0};
   std::function<std::string()> metrics;
   std::size_t open = 0;
   bool stopped = false;
@@ -70,6 +74,7 @@ class MetricsConnection : public std::enable_shared_from_this<MetricsConnection>
     stream_.expires_after(kRequestTimeout);
     bhttp::async_read(
         stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec == bhttp::error::end_of_stream) return self->close();  // a keep-alive peer left
           if (ec == bhttp::error::header_limit) return self->refuse(431);
           if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
             return self->refuse(400);
@@ -135,7 +140,18 @@ void MetricsListener::State::accept() {
         ++self->open;
         std::make_shared<MetricsConnection>(std::move(socket), self)->read();
       }
+      self->retry_delay = std::chrono::milliseconds(0);
     } else if (ec == asio::error::operation_aborted) {
+      return;
+    } else {
+      // EMFILE and the like leave the connection queued, so accepting again at once would fail
+      // again at once: wait, 50 ms doubling to 1 s, and leave the thread to signals and drains.
+      self->retry_delay = std::clamp(self->retry_delay * 2, std::chrono::milliseconds(50),
+                                     std::chrono::milliseconds(1000));
+      self->retry.expires_after(self->retry_delay);
+      self->retry.async_wait([self](beast::error_code wait_ec) {
+        if (!wait_ec && !self->stopped) self->accept();
+      });
       return;
     }
     self->accept();
@@ -174,6 +190,7 @@ void MetricsListener::stop() {
   state_->stopped = true;
   beast::error_code ignored;
   state_->acceptor.close(ignored);
+  state_->retry.cancel();
 }
 
 std::uint16_t MetricsListener::port() const {

@@ -70,6 +70,10 @@ class SocketConnection : public server::SessionTransport,
     if (input_timer_) input_timer_->cancel();
   }
 
+  void input_limit_changed() override {
+    if (input_paused_) pause_input(session_.input_pause());
+  }
+
   bool write_stalled(std::chrono::steady_clock::time_point now,
                      std::chrono::milliseconds timeout) const override {
     return transport_.output_pending() && now - transport_.output_pending_since() > timeout;
@@ -110,14 +114,20 @@ class SocketConnection : public server::SessionTransport,
 
   // The client is over its receive limit: nothing is read for a while, so the kernel's buffers
   // fill and TCP slows the client down (protocol §4.7). Writing to it goes on.
+  // A new pause replaces the one pending (input_limit_changed): the old wait ends with
+  // operation_aborted while the connection is still open; otherwise only close() ends it early.
   void pause_input(std::chrono::nanoseconds pause) {
     if (!input_timer_) {
       input_timer_ =
           std::make_unique<boost::asio::steady_timer>(transport_.socket().get_executor());
     }
+    input_paused_ = true;
     input_timer_->expires_after(pause);
-    input_timer_->async_wait(
-        [self = this->shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+    input_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (ec == boost::asio::error::operation_aborted && !self->closed_) return;  // re-armed
+      self->input_paused_ = false;
+      self->on_readable(ec);
+    });
   }
 
   void do_write() {
@@ -181,6 +191,7 @@ class SocketConnection : public server::SessionTransport,
   server::ClientSession session_;
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
   std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
+  bool input_paused_ = false;
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
   bool closed_ = false;

@@ -73,6 +73,10 @@ class WebSocketConnection : public server::SessionTransport,
     if (input_timer_) input_timer_->cancel();
   }
 
+  void input_limit_changed() override {
+    if (input_paused_) pause_input(session_.input_pause());
+  }
+
   bool write_stalled(std::chrono::steady_clock::time_point now,
                      std::chrono::milliseconds timeout) const override {
     return writing_ && now - write_started_ > timeout;
@@ -110,8 +114,12 @@ class WebSocketConnection : public server::SessionTransport,
   void pause_input(std::chrono::nanoseconds pause) {
     if (!input_timer_)
       input_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
+    input_paused_ = true;
     input_timer_->expires_after(pause);
     input_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      // Re-armed by input_limit_changed(): the new wait carries on.
+      if (ec == boost::asio::error::operation_aborted && !self->closed_) return;
+      self->input_paused_ = false;
       if (ec || self->closed_) return self->finish();
       self->do_read();
     });
@@ -234,6 +242,7 @@ class WebSocketConnection : public server::SessionTransport,
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
   std::unique_ptr<std::uint8_t[]> read_buf_;
   std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
+  bool input_paused_ = false;
   std::vector<std::uint8_t> write_buf_;
   std::size_t write_offset_ = 0;  // the next message starts here
   bool writing_ = false;

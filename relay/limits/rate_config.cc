@@ -6,13 +6,11 @@
 namespace derp::limits {
 namespace {
 
-// One field as encoding/json fills a uint64: a non-negative integer, or null for "leave it 0".
+// One field as encoding/json fills a uint64: a non-negative integer, or null for "leave it as it
+// is" (0 unless an earlier field of the same name set it).
 bool read_uint64(const nlohmann::ordered_json& value, std::string_view name, std::uint64_t& out,
                  std::string& error) {
-  if (value.is_null()) {
-    out = 0;
-    return true;
-  }
+  if (value.is_null()) return true;
   if (!value.is_number_unsigned()) {
     error = std::string("\"") + std::string(name) + "\" must be a whole number of bytes (not " +
             (value.is_number() ? "negative or fractional" : std::string(value.type_name())) + ")";
@@ -30,7 +28,8 @@ RateConfigResult parse_rate_config(std::string_view text) {
     r.error = "larger than 64 KiB";
     return r;
   }
-  // Ordered: of several fields that match a name, Go takes the last one in the document.
+  // Ordered: of several fields that match a name, Go takes the last one in the document. (A key
+  // repeated with the very same spelling keeps its first position here; Go would see it last.)
   auto j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     r.error = "not valid JSON";

@@ -1,6 +1,7 @@
 // The --rate-config file (protocol §4.7), read as derper reads it with Go's encoding/json:
 // {"PerClientRateLimitBytesPerSec": <uint64>, "PerClientRateBurstBytes": <uint64>}, field names
-// matched without regard to case, other fields ignored, a missing field or null meaning 0.
+// matched without regard to case, other fields ignored, a missing field meaning 0, null leaving
+// the field as it is.
 #pragma once
 
 #include <optional>

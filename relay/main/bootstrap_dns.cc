@@ -98,8 +98,13 @@ BootstrapDns::~BootstrapDns() {
 
 void BootstrapDns::refresh() {
   static thread_local std::mt19937 shuffle_rng{std::random_device{}()};
-  std::map<std::string, std::vector<std::string>> fresh;
+  // Name by name: one whose resolver times out delays neither the others' answers nor a stop
+  // for longer than its own lookup.
   for (const auto& name : names_) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
     std::string error;
     auto ips = resolve_(name, error);
     if (ips.empty()) {
@@ -108,11 +113,10 @@ void BootstrapDns::refresh() {
       continue;
     }
     std::shuffle(ips.begin(), ips.end(), shuffle_rng);
-    fresh[name] = std::move(ips);
+    std::lock_guard lock(mu_);
+    entries_[name] = std::move(ips);
+    body_ = bootstrap_dns_body(entries_, true);
   }
-  std::lock_guard lock(mu_);
-  for (auto& [name, ips] : fresh) entries_[name] = std::move(ips);
-  body_ = bootstrap_dns_body(entries_, true);
 }
 
 std::string BootstrapDns::body() {

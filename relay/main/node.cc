@@ -305,6 +305,14 @@ int run_node(const Options& options) {
   main_listener.limits = connection_limits;
   main_listener.inherited_fd = main_fd;
   if (certs) main_listener.tls_context = [store = certs.get()] { return store->current(); };
+  // Bound before any listener serves: a bad address stops the start while nothing runs yet.
+  std::unique_ptr<http::MetricsListener> metrics_listener;
+  if (!o.metrics_listen.empty()) {
+    auto where = parse_listen_address(o.metrics_listen);
+    metrics_listener =
+        std::make_unique<http::MetricsListener>(control, where.host, where.port, collect_varz);
+    spdlog::info("Prometheus metrics on {}", metrics_listener->describe());
+  }
   http::HttpFront front(server, main_listener, pages);
   front.start();
 
@@ -436,13 +444,6 @@ int run_node(const Options& options) {
   facts.rate_config = o.rate_config;
   auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
                                     stun_server.get(), certs.get(), std::move(facts));
-  std::unique_ptr<http::MetricsListener> metrics_listener;
-  if (!o.metrics_listen.empty()) {
-    auto where = parse_listen_address(o.metrics_listen);
-    metrics_listener =
-        std::make_unique<http::MetricsListener>(control, where.host, where.port, collect_varz);
-    spdlog::info("Prometheus metrics on {}", metrics_listener->describe());
-  }
   std::string derp_url = front.describe() + "/derp";
   std::string stun_text =
       stun_server ? "udp " + host_port(listen.host, stun_server->local_port()) : "off";

@@ -100,7 +100,7 @@ std::string process_metrics_text() {
   std::string line;
   std::getline(stat, line);
   const auto close = line.rfind(')');
-  if (close != std::string::npos) {
+  if (close != std::string::npos && close + 2 < line.size()) {
     std::istringstream fields(line.substr(close + 2));
     std::vector<std::string> f;
     for (std::string v; fields >> v;) f.push_back(v);

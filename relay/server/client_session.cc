@@ -651,6 +651,7 @@ void ClientSession::apply_rate_policy() {
   } else {
     receive_bucket_.reset();
   }
+  transport_.input_limit_changed();
 }
 
 std::chrono::nanoseconds ClientSession::owed_input_pause() {

@@ -23,6 +23,10 @@ class SessionTransport {
   // end of stream and nothing is reset mid-write. The transport closes once the client closes its
   // side; the session's tick closes it if the client never does.
   virtual void end_output_after_flush() = 0;
+  // The session's receive limit changed (ClientSession::apply_rate_policy): a read paused for the
+  // old limit waits for the new one instead (ClientSession::input_pause()), at once if nothing
+  // is owed any more.
+  virtual void input_limit_changed() = 0;
   // True when a write has been in progress for longer than `timeout`.
   virtual bool write_stalled(std::chrono::steady_clock::time_point now,
                              std::chrono::milliseconds timeout) const = 0;

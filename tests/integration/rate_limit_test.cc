@@ -4,7 +4,7 @@
 //
 // The rates are measured over windows of seconds on a loaded machine: the limited rates must be
 // within ±10 % (the server only has to hold back, which needs almost no CPU); unlimited ones only
-// have to be far above the limit (3× the doubled limit), since their speed depends on the machine.
+// have to be well above the limit (3×), since their speed depends on the machine.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -43,8 +43,9 @@ constexpr std::uint64_t kLimit = kSanitizerBuild ? 250'000 : 1'000'000;
 constexpr const char* kLimitText = kSanitizerBuild ? "250 KB/s" : "1 MB/s";
 constexpr const char* kLimitArg = kSanitizerBuild ? "250KB/s" : "1MB/s";
 constexpr const char* kLimitCell = kSanitizerBuild ? " 250KB/s* " : " 1MB/s* ";
-// What a client that is not limited must beat.
-constexpr double kUnlimitedAbove = 3.0 * 2 * kLimit;
+// What a client that is not limited must beat (an ASan-built WebSocket client on a loaded
+// machine manages little more than 1 MB/s).
+constexpr double kUnlimitedAbove = 3.0 * kLimit;
 
 // Sends from one client to another as fast as the connection takes it, and counts what arrives.
 // Each pair runs on its own thread, so a fast pair cannot starve the measurement of a slow one.
@@ -246,6 +247,21 @@ TEST_F(RateLimit, UnlimitedOverrideExemptsOneKeyFromTheDefault) {
   std::this_thread::sleep_for(500ms);
   auto rates = measure({&exempt}, 2);
   EXPECT_GT(rates[0], kUnlimitedAbove);
+}
+
+// At 1 KB/s, one 16 KiB read puts the client in debt for 16 s. Lifting its limit must end that
+// pause at once, not when it would have run out.
+TEST_F(RateLimit, LiftingALimitEndsAPauseAtOnce) {
+  const std::string config = dir_.path() + "/rate.json";
+  write_rate_config(config, 1'000);
+  auto node = start_node({"--rate-config", config});
+  FlatOutPair slowed(node->derp_url(), node->derp_url());
+  std::this_thread::sleep_for(1s);  // past the burst: now paused for many seconds
+  EXPECT_LT(measure({&slowed}, 1)[0], 20e3);
+  auto lift = run_derpctl(
+      {"--admin", admin(), "client", "limit", slowed.sender_key().to_text(), "unlimited"});
+  ASSERT_EQ(lift.exit_code, 0) << lift.err;
+  EXPECT_GT(measure({&slowed}, 1)[0], kUnlimitedAbove);
 }
 
 TEST_F(RateLimit, ABadRateConfigStopsTheStartWithTheReason) {

@@ -225,12 +225,23 @@ TEST_F(SocketActivation, RestartQueuesConnectsInsteadOfRefusingThem) {
       << node->log();
 
   // Connected DERP clients, as Tailscale's: they redial the node when their connection breaks.
-  // The runner is declared after what its coroutines use, so it stops (and its thread ends)
-  // before the clients and their flows are destroyed.
+  AsyncRunner runner;
   constexpr int kClients = 40;
   std::vector<std::unique_ptr<RegionClient>> clients;
   std::vector<Flow> inbound(kClients);
-  AsyncRunner runner;
+  // However the test ends: the clients stop on the runner's thread and their read loops take
+  // their last turn before the clients (and then the runner's io_context) are destroyed.
+  struct StopClients {
+    AsyncRunner& runner;
+    std::vector<std::unique_ptr<RegionClient>>& clients;
+    ~StopClients() {
+      runner.run([this]() -> boost::asio::awaitable<void> {
+        for (auto& c : clients) c->stop();
+        co_return;
+      }());
+      runner.run([]() -> boost::asio::awaitable<void> { co_return; }());
+    }
+  } stop_clients{runner, clients};
   for (int i = 0; i < kClients; ++i) {
     RegionClientOptions o;
     o.urls = {node->derp_url()};

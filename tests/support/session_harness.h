@@ -20,11 +20,13 @@ class FakeTransport : public server::SessionTransport {
   void wake_writer() override { ++wakes; }
   void close() override { closed = true; }
   void end_output_after_flush() override { ending_output = true; }
+  void input_limit_changed() override { ++limit_changes; }
   bool write_stalled(std::chrono::steady_clock::time_point,
                      std::chrono::milliseconds) const override {
     return stalled;
   }
   int wakes = 0;
+  int limit_changes = 0;
   bool closed = false;
   bool ending_output = false;
   bool stalled = false;

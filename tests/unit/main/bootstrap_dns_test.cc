@@ -35,6 +35,7 @@ std::vector<std::string> fake_resolver(const std::string& name, std::string& err
 }
 
 TEST(BootstrapDns, AFailedRefreshKeepsTheLastAddresses) {
+  g_lookups = 0;
   BootstrapDns dns({"a.example", "b.example"}, std::chrono::milliseconds(5), &fake_resolver);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (g_lookups < 3 && std::chrono::steady_clock::now() < deadline) {
