@@ -114,8 +114,7 @@ class SocketConnection : public server::SessionTransport,
 
   // The client is over its receive limit: nothing is read for a while, so the kernel's buffers
   // fill and TCP slows the client down (protocol §4.7). Writing to it goes on.
-  // A new pause replaces the one pending (input_limit_changed): the old wait ends with
-  // operation_aborted while the connection is still open; otherwise only close() ends it early.
+  // A new pause replaces the one pending (input_limit_changed); close() ends it early.
   void pause_input(std::chrono::nanoseconds pause) {
     if (!input_timer_) {
       input_timer_ =
@@ -123,8 +122,11 @@ class SocketConnection : public server::SessionTransport,
     }
     input_paused_ = true;
     input_timer_->expires_after(pause);
-    input_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec == boost::asio::error::operation_aborted && !self->closed_) return;  // re-armed
+    // Only the latest arming resumes reading: one re-armed after the old wait had already fired
+    // would otherwise resume it twice (two readers on one socket).
+    input_timer_->async_wait([self = this->shared_from_this(),
+                              arming = ++input_pause_arming_](boost::system::error_code ec) {
+      if (arming != self->input_pause_arming_) return;  // superseded by input_limit_changed()
       self->input_paused_ = false;
       self->on_readable(ec);
     });
@@ -192,6 +194,7 @@ class SocketConnection : public server::SessionTransport,
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
   std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
   bool input_paused_ = false;
+  std::uint64_t input_pause_arming_ = 0;  // which wait of input_timer_ is the current one
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
   bool closed_ = false;

@@ -116,9 +116,11 @@ class WebSocketConnection : public server::SessionTransport,
       input_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
     input_paused_ = true;
     input_timer_->expires_after(pause);
-    input_timer_->async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      // Re-armed by input_limit_changed(): the new wait carries on.
-      if (ec == boost::asio::error::operation_aborted && !self->closed_) return;
+    // Only the latest arming resumes reading (see SocketConnection::pause_input): two reads at
+    // once on a Beast stream would wedge it.
+    input_timer_->async_wait([self = this->shared_from_this(),
+                              arming = ++input_pause_arming_](boost::system::error_code ec) {
+      if (arming != self->input_pause_arming_) return;  // superseded by input_limit_changed()
       self->input_paused_ = false;
       if (ec || self->closed_) return self->finish();
       self->do_read();
@@ -243,6 +245,7 @@ class WebSocketConnection : public server::SessionTransport,
   std::unique_ptr<std::uint8_t[]> read_buf_;
   std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
   bool input_paused_ = false;
+  std::uint64_t input_pause_arming_ = 0;  // which wait of input_timer_ is the current one
   std::vector<std::uint8_t> write_buf_;
   std::size_t write_offset_ = 0;  // the next message starts here
   bool writing_ = false;
