@@ -1,15 +1,21 @@
 #include "relay/server/packet_pool.h"
 
+#include <algorithm>
 #include <new>
 #include <vector>
 
 #include "relay/protocol/constants.h"
+#include "relay/protocol/frame.h"
 
 namespace derp::server {
 namespace {
 
 constexpr std::size_t kSmallCapacity = 2048 - sizeof(PacketBuffer);
-constexpr std::size_t kLargeCapacity = protocol::kMaxRecvPacketFrameLen;
+// The largest frame derpd builds around a packet: a ForwardPacket to a mesh sibling carries two
+// keys, so it is 32 bytes longer than a RecvPacket of the same packet.
+constexpr std::size_t kLargeCapacity =
+    std::max(protocol::kMaxRecvPacketFrameLen,
+             protocol::forward_packet_frame_size(protocol::kMaxPacketSize));
 constexpr std::size_t kMaxFreeSmall = 8192;  // 16 MiB per thread at most
 constexpr std::size_t kMaxFreeLarge = 64;    // 4 MiB per thread at most
 
@@ -57,13 +63,15 @@ PacketRef allocate_packet(std::size_t size) {
     } else {
       b = fresh(kSmallCapacity);
     }
-  } else {
+  } else if (size <= kLargeCapacity) {
     if (!list.large.empty()) {
       b = list.large.back();
       list.large.pop_back();
     } else {
-      b = fresh(std::max(size, kLargeCapacity));
+      b = fresh(kLargeCapacity);
     }
+  } else {
+    b = fresh(size);  // larger than any frame derpd builds: never pooled, never reused
   }
   b->size = static_cast<std::uint32_t>(size);
   b->disco = false;
