@@ -1,10 +1,11 @@
 # deploy/: the files operators install, checked with the tools that will read them.
 
-# systemd-analyze verify on deploy/systemd's units, with ExecStart pointed at the derpd just built
-# (verify checks that the binary exists). Any output is a finding: verify exits 0 on warnings.
+# systemd-analyze verify on deploy/systemd's units, with ExecStart pointed at the derpd and
+# derpctl just built (verify checks that the binary exists). Any output is a finding: verify exits
+# 0 on warnings.
 add_test(NAME systemd_units_verify
   COMMAND ${PROJECT_SOURCE_DIR}/tests/deploy/verify_systemd_units.sh $<TARGET_FILE:derpd>
-          ${PROJECT_SOURCE_DIR}/deploy/systemd)
+          $<TARGET_FILE:derpctl> ${PROJECT_SOURCE_DIR}/deploy/systemd)
 
 # deploy/kubernetes without a cluster: yamllint (Debian's), then the objects, the promises the
 # StatefulSet makes (preStop drain within the grace period, probes, admin socket, mesh list) and

@@ -71,7 +71,7 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect_steps(
     auto ctx = tls::make_client_context(o.verify_tls, o.ca_file);
     tls::TlsSocket tls_stream(std::move(socket), ctx, tls::TlsRole::kClient);
     progress->socket = &tls_stream.next_layer();
-    tls::prepare_client_ssl(tls_stream.native_handle(), name, o.verify_tls);
+    tls::prepare_client_ssl(tls_stream.native_handle(), name, o.verify_tls, o.tls_cert_name);
     co_await tls_stream.async_handshake(asio::use_awaitable);
     if (tls::negotiated_tls13(tls_stream.native_handle())) {
       meta_key = tls::find_meta_cert_key(tls_stream.native_handle());

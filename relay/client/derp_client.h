@@ -36,6 +36,7 @@ struct ClientOptions {
   bool verify_tls = true;       // against the system store (SSL_CERT_FILE honoured)
   std::string ca_file;          // extra trusted CA, for tests
   std::string tls_server_name;  // SNI and verified name; default: the URL's host
+  std::string tls_cert_name;    // DERPNode.CertName: see tls::prepare_client_ssl
   std::string dial_host;        // connect here instead of the URL's host (mesh host/dialhost)
   std::string ideal_node;       // sends Ideal-Node when not empty
   std::chrono::milliseconds timeout{10000};  // the whole connect, as the reference's budget

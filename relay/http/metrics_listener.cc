@@ -19,12 +19,14 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 MetricsResponse metrics_response(bhttp::verb method, std::string_view target,
-                                 const std::function<std::string()>& metrics) {
+                                 const MetricsPages& pages) {
   MetricsResponse r;
   const std::string_view path = target.substr(0, target.find('?'));
-  if (path != "/metrics" && path != "/") {
+  const bool healthz = path == "/healthz" && pages.healthz;
+  if (path != "/metrics" && path != "/" && !healthz) {
     r.status = 404;
-    r.body = "not found: this listener serves /metrics only\n";
+    r.body = pages.healthz ? "not found: this listener serves /metrics and /healthz only\n"
+                           : "not found: this listener serves /metrics only\n";
     return r;
   }
   if (method != bhttp::verb::get && method != bhttp::verb::head) {
@@ -34,22 +36,26 @@ MetricsResponse metrics_response(bhttp::verb method, std::string_view target,
     return r;
   }
   if (path == "/") {
-    r.body = "derpd: Prometheus metrics at /metrics\n";
+    r.body = pages.title + ": Prometheus metrics at /metrics\n";
+    return r;
+  }
+  if (healthz) {
+    r.body = pages.healthz();
     return r;
   }
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = metrics();
+  r.body = pages.metrics();
   return r;
 }
 
 struct MetricsListener::State : std::enable_shared_from_this<MetricsListener::State> {
-  State(asio::io_context& io, std::function<std::string()> m)
-      : io(io), acceptor(io), retry(io), metrics(std::move(m)) {}
+  State(asio::io_context& io, MetricsPages p)
+      : io(io), acceptor(io), retry(io), pages(std::move(p)) {}
   asio::io_context& io;
   tcp::acceptor acceptor;
   asio::steady_timer retry;  // after a failed accept (out of descriptors): not a busy loop
   std::chrono::milliseconds retry_delay{0};
-  std::function<std::string()> metrics;
+  MetricsPages pages;
   std::size_t open = 0;
   bool stopped = false;
 
@@ -100,7 +106,7 @@ class MetricsConnection : public std::enable_shared_from_this<MetricsConnection>
 
   void respond() {
     const auto& req = parser_->get();
-    auto answer = metrics_response(req.method(), req.target(), listener_->metrics);
+    auto answer = metrics_response(req.method(), req.target(), listener_->pages);
     response_.emplace(static_cast<bhttp::status>(answer.status), req.version());
     response_->set(bhttp::field::content_type, answer.content_type);
     if (answer.allow_header) response_->set(bhttp::field::allow, "GET, HEAD");
@@ -159,12 +165,12 @@ void MetricsListener::State::accept() {
 }
 
 MetricsListener::MetricsListener(asio::io_context& io, const std::string& host, std::uint16_t port,
-                                 std::function<std::string()> metrics)
-    : state_(std::make_shared<State>(io, std::move(metrics))) {
+                                 MetricsPages pages)
+    : state_(std::make_shared<State>(io, std::move(pages))) {
   beast::error_code ec;
   auto address = host.empty() ? asio::ip::address(asio::ip::address_v6::any())
                               : asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("--metrics-listen: \"" + host + "\" is not an IP address");
+  if (ec) throw std::runtime_error(state_->pages.flag + ": \"" + host + "\" is not an IP address");
   tcp::endpoint ep(address, port);
   auto& a = state_->acceptor;
   a.open(ep.protocol(), ec);
@@ -176,7 +182,8 @@ MetricsListener::MetricsListener(asio::io_context& io, const std::string& host, 
     const std::string where = address.is_v6()
                                   ? "[" + address.to_string() + "]:" + std::to_string(port)
                                   : address.to_string() + ":" + std::to_string(port);
-    throw std::runtime_error("--metrics-listen: cannot listen on " + where + ": " + ec.message());
+    throw std::runtime_error(state_->pages.flag + ": cannot listen on " + where + ": " +
+                             ec.message());
   }
   state_->accept();
 }

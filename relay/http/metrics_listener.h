@@ -23,18 +23,27 @@ struct MetricsResponse {
   bool allow_header = false;  // 405: say which methods are allowed
 };
 
-// Pure: what the listener answers to `method` `target`; `metrics` is called only for /metrics.
+// What the listener serves. derpd serves /metrics only; `derpctl probe` adds /healthz.
+struct MetricsPages {
+  std::string flag = "--metrics-listen";  // the option that set the address, for errors
+  std::string title = "derpd";            // what / says is served here
+  std::function<std::string()> metrics;
+  std::function<std::string()> healthz;  // /healthz; without it, 404
+};
+
+// Pure: what the listener answers to `method` `target`; a page's function is called only for
+// its path.
 MetricsResponse metrics_response(boost::beast::http::verb method, std::string_view target,
-                                 const std::function<std::string()>& metrics);
+                                 const MetricsPages& pages);
 
 class MetricsListener {
  public:
   static constexpr std::size_t kMaxConnections = 64;
 
   // Binds at once (throws std::runtime_error naming the address when it cannot) and serves on
-  // `io` once it runs. `metrics` runs on `io`'s thread.
+  // `io` once it runs. The pages' functions run on `io`'s thread.
   MetricsListener(boost::asio::io_context& io, const std::string& host, std::uint16_t port,
-                  std::function<std::string()> metrics);
+                  MetricsPages pages);
   ~MetricsListener();
   std::uint16_t port() const;
   std::string describe() const;  // "http://host:port/metrics"

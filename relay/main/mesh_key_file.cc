@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <stdexcept>
 #include <string>
 
 #include "relay/files/secret_permissions.h"
+#include "relay/files/small_file.h"
 
 namespace derp::main {
 
@@ -25,10 +25,9 @@ protocol::KeyBytes parse_mesh_key(std::string_view text, std::string_view source
 }
 
 protocol::KeyBytes read_mesh_key_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("mesh key file " + path.string() + ": cannot be read");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto key = parse_mesh_key(text, "file " + path.string());
+  auto file = files::read_small_file(path, 4096);
+  if (!file.text) throw std::runtime_error("mesh key file " + file.error);
+  auto key = parse_mesh_key(*file.text, "file " + path.string());
   // Anyone holding the mesh key can join the region and watch every client's presence.
   if (auto exposure = files::secret_file_exposure(path); !exposure.empty()) {
     spdlog::warn("mesh key file {} {}", path.string(), exposure);

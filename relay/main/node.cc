@@ -309,8 +309,10 @@ int run_node(const Options& options) {
   std::unique_ptr<http::MetricsListener> metrics_listener;
   if (!o.metrics_listen.empty()) {
     auto where = parse_listen_address(o.metrics_listen);
+    http::MetricsPages metrics_pages;
+    metrics_pages.metrics = collect_varz;
     metrics_listener =
-        std::make_unique<http::MetricsListener>(control, where.host, where.port, collect_varz);
+        std::make_unique<http::MetricsListener>(control, where.host, where.port, metrics_pages);
     spdlog::info("Prometheus metrics on {}", metrics_listener->describe());
   }
   http::HttpFront front(server, main_listener, pages);

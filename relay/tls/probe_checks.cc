@@ -1,5 +1,7 @@
 #include "relay/tls/probe_checks.h"
 
+#include <openssl/x509_vfy.h>
+
 #include <ctime>
 
 #include "relay/tls/cert_fields.h"
@@ -44,6 +46,17 @@ std::vector<std::string> check_peer_cert_dates(SSL* ssl, std::int64_t now_unix,
     }
   }
   return problems;
+}
+
+std::string verify_failure(SSL* ssl) {
+  const long verdict = SSL_get_verify_result(ssl);
+  return verdict == X509_V_OK ? std::string() : X509_verify_cert_error_string(verdict);
+}
+
+std::int64_t peer_leaf_not_after(SSL* ssl) {
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  if (chain == nullptr || sk_X509_num(chain) == 0) return 0;
+  return not_after_unix(sk_X509_value(chain, 0));
 }
 
 }  // namespace derp::tls

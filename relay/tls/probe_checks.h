@@ -1,4 +1,4 @@
-// derpprobe's certificate date checks on a completed client handshake (protocol §10).
+// derpprobe's certificate checks on a client handshake (protocol §10), for `derpctl probe`.
 #pragma once
 
 #include <cstdint>
@@ -18,5 +18,12 @@ inline constexpr std::int64_t kProbeMinRemainingSeconds = 7LL * 24 * 60 * 60;
 std::vector<std::string> check_peer_cert_dates(
     SSL* ssl, std::int64_t now_unix,
     std::int64_t min_remaining_seconds = kProbeMinRemainingSeconds);
+
+// Why certificate verification failed in the last handshake, in OpenSSL's words ("certificate
+// has expired", "unable to get local issuer certificate"); "" when it did not fail.
+std::string verify_failure(SSL* ssl);
+
+// NotAfter of the peer's leaf certificate as Unix seconds; 0 without a peer certificate.
+std::int64_t peer_leaf_not_after(SSL* ssl);
 
 }  // namespace derp::tls

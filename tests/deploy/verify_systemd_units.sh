@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Checks deploy/systemd's units with systemd-analyze verify, the check systemd itself applies.
-# Usage: verify_systemd_units.sh DERPD_BINARY UNIT_FOLDER
-# The units name /usr/local/bin/derpd; verify insists that ExecStart exists, so a copy of each
-# names the derpd just built. verify exits 0 on most findings (an unknown Type=, a bad time), so
+# Usage: verify_systemd_units.sh DERPD_BINARY DERPCTL_BINARY UNIT_FOLDER
+# The units name /usr/local/bin/derpd and derpctl; verify insists that ExecStart exists, so a copy
+# of each names the binaries just built. verify exits 0 on most findings (an unknown Type=, a bad time), so
 # any output at all fails the test.
 set -euo pipefail
 derpd=$1
-units=$2
+derpctl=$2
+units=$3
 if ! command -v systemd-analyze >/dev/null; then
   echo "systemd-analyze not found: install Debian's systemd package (scripts/install-deps.sh does)" >&2
   exit 1
@@ -16,7 +17,8 @@ trap 'rm -rf "$work"' EXIT
 checked=0
 for unit in "$units"/*.service "$units"/*.socket; do
   [[ -e $unit ]] || continue
-  sed "s|/usr/local/bin/derpd|$derpd|g" "$unit" > "$work/$(basename "$unit")"
+  sed -e "s|/usr/local/bin/derpd|$derpd|g" -e "s|/usr/local/bin/derpctl|$derpctl|g" "$unit" \
+    > "$work/$(basename "$unit")"
 done
 cd "$work"
 for unit in *.service *.socket; do

@@ -41,8 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   // The --metrics-listen listener answers the same parsed requests with its own table.
-  const auto metrics =
-      derp::http::metrics_response(req.method(), req.target(), [] { return std::string("m 1\n"); });
+  const auto metrics = derp::http::metrics_response(
+      req.method(), req.target(),
+      derp::http::MetricsPages{.metrics = [] { return std::string("m 1\n"); },
+                               .healthz = [] { return std::string("ok\n"); }});
   if (metrics.status != 200 && metrics.status != 404 && metrics.status != 405) std::abort();
   return 0;
 }
