@@ -115,7 +115,8 @@ tls::TlsSocket derp_transport(tls::TlsSocket&& socket) {
   return std::move(socket);
 }
 
-void fill_body_from_node(Route& r, const DebugPages& pages) {
+void fill_body_from_node(Route& r, const DebugPages& pages,
+                         const std::array<std::uint8_t, 16>& client_ip) {
   if (r.kind == RouteKind::kDebugVars) {
     r.response.result(beast_http::status::ok);
     r.response.set(beast_http::field::content_type, "application/json; charset=utf-8");
@@ -125,7 +126,7 @@ void fill_body_from_node(Route& r, const DebugPages& pages) {
     r.response.set(beast_http::field::content_type, "text/plain;version=0.0.4;charset=utf-8");
     r.response.body() = pages.varz_text ? pages.varz_text() : "";
   } else if (r.kind == RouteKind::kBootstrapDns) {
-    if (pages.bootstrap_dns) r.response.body() = pages.bootstrap_dns();
+    if (pages.bootstrap_dns) r.response.body() = pages.bootstrap_dns(r.query_name, client_ip);
   }
 }
 
@@ -264,7 +265,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<HttpFront::State> st, Stream& s
       conn->start("", {});
       co_return;
     }
-    fill_body_from_node(route, st->pages);
+    fill_body_from_node(route, st->pages, info.remote_ip);
     Response& res = route.response;
     bool keep_alive = req.keep_alive() && res.keep_alive();
     res.keep_alive(keep_alive);

@@ -50,7 +50,10 @@ enum class ListenerStop { kRefuse, kLeaveQueued };
 struct DebugPages {
   std::function<std::string()> vars_json;
   std::function<std::string()> varz_text;
-  std::function<std::string()> bootstrap_dns;  // empty: no --bootstrap-dns-names
+  // `?q=` of the request ("" without one) and the client's address (IPv4 v4-mapped). Empty: no
+  // --bootstrap-dns-names.
+  std::function<std::string(std::string_view q, const std::array<std::uint8_t, 16>& client_ip)>
+      bootstrap_dns;
 };
 
 class HttpFront {

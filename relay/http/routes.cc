@@ -68,6 +68,13 @@ Response home(const FrontConfig& cfg, const RequestContext& ctx) {
   return r;
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 Route respond(Response r) {
   Route route;
   route.response = std::move(r);
@@ -195,10 +202,40 @@ Route route_request(const Request& req, const FrontConfig& cfg, const RequestCon
     r.keep_alive(false);
     Route route = respond(std::move(r));
     route.kind = RouteKind::kBootstrapDns;
+    route.query_name = query_value(req.target(), "q");
     return route;
   }
   if (path.starts_with("/debug")) return debug_route(path, ctx);
   return respond(home(cfg, ctx));
+}
+
+std::string query_value(std::string_view target, std::string_view key) {
+  const auto question = target.find('?');
+  if (question == std::string_view::npos) return {};
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) != key) continue;
+    const std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    std::string value;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        value += ' ';
+      } else if (raw[i] != '%') {
+        value += raw[i];
+      } else if (i + 2 < raw.size() && hex_digit(raw[i + 1]) >= 0 && hex_digit(raw[i + 2]) >= 0) {
+        value += static_cast<char>(hex_digit(raw[i + 1]) * 16 + hex_digit(raw[i + 2]));
+        i += 2;
+      } else {
+        return {};  // Go drops a query it cannot decode
+      }
+    }
+    return value;
+  }
+  return {};
 }
 
 }  // namespace derp::http

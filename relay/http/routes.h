@@ -37,7 +37,12 @@ struct Route {
   Response response;
   bool fast_start = false;  // Derp-Fast-Start: 1 (no 101 is written)
   bool not_ideal = false;   // Ideal-Node header present
+  std::string query_name;   // /bootstrap-dns?q=NAME: NAME, percent-decoded
 };
+
+// The value of `key` in `target`'s query string, percent-decoded ('+' as a space), as Go's
+// URL.Query().Get: the first occurrence; "" when absent or malformed.
+std::string query_value(std::string_view target, std::string_view key);
 
 Route route_request(const Request& req, const FrontConfig& cfg, const RequestContext& ctx);
 

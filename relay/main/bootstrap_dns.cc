@@ -1,11 +1,15 @@
 #include "relay/main/bootstrap_dns.h"
 
+#include <arpa/nameser.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
+#include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -68,20 +72,79 @@ std::vector<std::string> BootstrapDns::resolve_with_getaddrinfo(const std::strin
   return ips;
 }
 
-BootstrapDns::BootstrapDns(std::vector<std::string> names, std::chrono::milliseconds refresh_every,
-                           Resolver resolve)
-    : names_(std::move(names)),
-      refresh_every_(refresh_every),
-      resolve_(resolve),
-      body_(bootstrap_dns_body({}, !names_.empty())) {
-  if (names_.empty()) return;
+std::vector<UnpublishedName> split_unpublished_names(const std::string& list) {
+  std::vector<UnpublishedName> out;
+  for (const auto& entry : split_names(list)) {
+    const auto slash = entry.find('/');
+    if (slash == std::string::npos) {
+      out.push_back({entry, ""});
+    } else {
+      out.push_back({entry.substr(0, slash), entry.substr(slash + 1)});
+    }
+  }
+  return out;
+}
+
+int rollout_percent(const std::optional<std::string>& txt) {
+  if (!txt) return 0;
+  std::string_view t = *txt;
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  int value = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || value < 0 || value > 100) {
+    return 0;
+  }
+  return value;
+}
+
+bool in_rollout(const std::array<std::uint8_t, 16>& ip, int percent) {
+  static constexpr std::array<std::uint8_t, 12> kV4Mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const bool v4 = std::equal(kV4Mapped.begin(), kV4Mapped.end(), ip.begin());
+  const bool loopback =
+      v4 ? ip[12] == 127
+         : std::all_of(ip.begin(), ip.end() - 1, [](auto b) { return b == 0; }) && ip[15] == 1;
+  if (loopback) percent = 50;
+  // FNV-1a over the address: stable across restarts and nodes, so a client's answer only
+  // changes when the percentage does.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (auto b : ip) h = (h ^ b) * 0x100000001b3ULL;
+  return static_cast<int>(h % 100) < percent;
+}
+
+std::optional<std::string> BootstrapDns::resolve_txt_with_res_query(const std::string& name) {
+  struct __res_state state {};
+  if (res_ninit(&state) != 0) return std::nullopt;
+  state.retrans = 1;  // seconds per try
+  state.retry = 1;
+  std::array<unsigned char, 4096> answer{};
+  const int n = res_nquery(&state, name.c_str(), ns_c_in, ns_t_txt, answer.data(),
+                           static_cast<int>(answer.size()));
+  res_nclose(&state);
+  if (n < 0) return std::nullopt;
+  ns_msg msg;
+  if (ns_initparse(answer.data(), n, &msg) < 0) return std::nullopt;
+  for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
+    ns_rr rr;
+    if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_txt) continue;
+    const unsigned char* rdata = ns_rr_rdata(rr);
+    const int length = ns_rr_rdlen(rr);
+    if (length < 1 || rdata[0] + 1 > length) continue;
+    return std::string(reinterpret_cast<const char*>(rdata + 1), rdata[0]);
+  }
+  return std::nullopt;
+}
+
+BootstrapDns::BootstrapDns(Config config)
+    : config_(std::move(config)), body_(bootstrap_dns_body({}, !config_.published.empty())) {
+  if (config_.published.empty() && config_.unpublished.empty()) return;
   thread_ = std::thread([this] {
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();
       refresh();
       lock.lock();
-      wake_.wait_for(lock, refresh_every_, [this] { return stopping_; });
+      wake_.wait_for(lock, config_.refresh_every, [this] { return stopping_; });
     }
   });
 }
@@ -92,37 +155,95 @@ BootstrapDns::~BootstrapDns() {
     stopping_ = true;
   }
   wake_.notify_all();
-  // A getaddrinfo() in progress cannot be interrupted; it ends within the resolver's timeout.
+  // A lookup in progress cannot be interrupted; it ends within the resolver's timeout.
   if (thread_.joinable()) thread_.join();
 }
 
 void BootstrapDns::refresh() {
   static thread_local std::mt19937 shuffle_rng{std::random_device{}()};
+  auto stopping = [this] {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  };
   // Name by name: one whose resolver times out delays neither the others' answers nor a stop
   // for longer than its own lookup.
-  for (const auto& name : names_) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-    }
+  auto resolve = [&](const std::string& name, bool published) {
     std::string error;
-    auto ips = resolve_(name, error);
+    auto ips = config_.resolve(name, error);
     if (ips.empty()) {
       spdlog::warn("bootstrap DNS: cannot resolve {} ({}); serving its last addresses, if any",
                    name, error.empty() ? "no addresses" : error);
-      continue;
+      return;
     }
     std::shuffle(ips.begin(), ips.end(), shuffle_rng);
     std::lock_guard lock(mu_);
-    entries_[name] = std::move(ips);
-    body_ = bootstrap_dns_body(entries_, true);
+    if (published) {
+      entries_[name] = std::move(ips);
+      body_ = bootstrap_dns_body(entries_, true);
+    } else {
+      unpublished_[name] = std::move(ips);
+    }
+  };
+  for (const auto& name : config_.published) {
+    if (stopping()) return;
+    resolve(name, true);
+  }
+  for (const auto& u : config_.unpublished) {
+    if (stopping()) return;
+    resolve(u.name, false);
+  }
+  for (const auto& u : config_.unpublished) {
+    if (stopping()) return;
+    const int percent = u.txt_name.empty() ? 100 : rollout_percent(config_.resolve_txt(u.txt_name));
+    std::lock_guard lock(mu_);
+    auto [it, fresh] = percent_.insert_or_assign(u.name, percent);
+    if (fresh && !u.txt_name.empty()) {
+      spdlog::info("bootstrap DNS: {} rolled out to {}% of clients (TXT {})", u.name, percent,
+                   u.txt_name);
+    }
   }
 }
 
-std::string BootstrapDns::body() {
+std::string BootstrapDns::body(std::string_view query_name,
+                               const std::array<std::uint8_t, 16>& client_ip) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
+  if (query_name.empty()) return body_;
+  const std::string name(query_name.substr(0, 255));
+  if (queried_.size() >= kMaxQueriedDomains) queried_.clear();
+  queried_.insert(name);
+  if (auto it = unpublished_.find(name); it != unpublished_.end()) {
+    const auto percent = percent_.find(name);
+    if (percent != percent_.end() && in_rollout(client_ip, percent->second)) {
+      ++unpublished_hits_;
+      return bootstrap_dns_body({{name, it->second}}, true);
+    }
+    ++unpublished_percent_misses_;
+  } else {
+    ++unpublished_misses_;
+  }
+  if (entries_.contains(name)) {
+    ++published_hits_;
+  } else {
+    ++published_misses_;
+  }
   return body_;
+}
+
+std::string BootstrapDns::metrics_text() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  auto counter = [&](const char* name, std::uint64_t value) {
+    out += std::string("# TYPE ") + name + " counter\n" + name + " " + std::to_string(value) + "\n";
+  };
+  counter("bootstrap_dns_requests", requests());
+  counter("bootstrap_dns_published_hits", published_hits_);
+  counter("bootstrap_dns_published_misses", published_misses_);
+  counter("bootstrap_dns_unpublished_hits", unpublished_hits_);
+  counter("bootstrap_dns_unpublished_misses", unpublished_misses_);
+  counter("bootstrap_dns_unpublished_percent_misses", unpublished_percent_misses_);
+  counter("bootstrap_dns_queried_domains", queried_.size());
+  return out;
 }
 
 }  // namespace derp::main

@@ -238,10 +238,15 @@ int run_node(const Options& options) {
 
   std::unique_ptr<stun::StunServer> stun_server;
   std::unique_ptr<BootstrapDns> bootstrap_dns;
-  if (auto names = split_names(o.bootstrap_dns_names); !names.empty()) {
-    spdlog::info("bootstrap DNS: serving the addresses of {} name(s) at /bootstrap-dns",
-                 names.size());
-    bootstrap_dns = std::make_unique<BootstrapDns>(std::move(names), std::chrono::minutes(10));
+  BootstrapDns::Config bootstrap_names;
+  bootstrap_names.published = split_names(o.bootstrap_dns_names);
+  bootstrap_names.unpublished = split_unpublished_names(o.unpublished_bootstrap_dns_names);
+  if (!bootstrap_names.published.empty() || !bootstrap_names.unpublished.empty()) {
+    spdlog::info(
+        "bootstrap DNS: serving the addresses of {} name(s) at /bootstrap-dns ({} more "
+        "only to ?q=)",
+        bootstrap_names.published.size(), bootstrap_names.unpublished.size());
+    bootstrap_dns = std::make_unique<BootstrapDns>(std::move(bootstrap_names));
   }
   // The drain controller comes later (its hooks need the listeners); its state reaches the
   // metrics through this, which every state change updates.
@@ -284,14 +289,16 @@ int run_node(const Options& options) {
       out += admission::prometheus_text(counts);
     }
     out += collect_node_metrics();
-    if (bootstrap_dns) {
-      out += "# TYPE bootstrap_dns_requests counter\nbootstrap_dns_requests " +
-             std::to_string(bootstrap_dns->requests()) + "\n";
-    }
+    if (bootstrap_dns) out += bootstrap_dns->metrics_text();
     return out;
   };
   http::DebugPages pages{collect_vars, collect_varz, {}};
-  if (bootstrap_dns) pages.bootstrap_dns = [b = bootstrap_dns.get()] { return b->body(); };
+  if (bootstrap_dns) {
+    pages.bootstrap_dns = [b = bootstrap_dns.get()](std::string_view q,
+                                                    const std::array<std::uint8_t, 16>& ip) {
+      return b->body(q, ip);
+    };
+  }
 
   http::ListenerConfig main_listener;
   main_listener.host = listen.host;

@@ -190,6 +190,11 @@ void add_flags(CLI::App& app, Options& o) {
                  "Tailscale clients ask for them when their own DNS fails. Resolved at start and "
                  "every 10 minutes")
       ->capture_default_str();
+  app.add_option("--unpublished-bootstrap-dns-names", o.unpublished_bootstrap_dns_names,
+                 "Comma-separated names /bootstrap-dns answers only to ?q=NAME, as derper. "
+                 "NAME/TXTNAME rolls NAME out to the percentage (0-100) in TXTNAME's TXT record, "
+                 "chosen by client address (no record: 0 %; loopback clients: 50 %)")
+      ->capture_default_str();
   app.add_option("--metrics-listen", o.metrics_listen,
                  "Serve Prometheus metrics at http://ADDR/metrics (e.g. 10.0.0.5:9466): the "
                  "/debug/varz text, for a monitoring host that /debug's loopback/Tailscale-IP rule "

@@ -56,6 +56,7 @@ struct Options {
   std::string admit_file;                        // allow/deny rules of our own; "" none
   std::string rate_config;                       // per-client receive limit (JSON); "" none
   std::string bootstrap_dns_names;               // published at /bootstrap-dns; "" none
+  std::string unpublished_bootstrap_dns_names;   // answered to ?q= only; NAME[/TXTNAME]
   std::string metrics_listen;                    // Prometheus /metrics on this address; "" off
   AdminOptions admin;                            // --admin-*
 };

@@ -193,6 +193,32 @@ TEST(BootstrapDns, ServesTheNamesAddressesAndCountsRequests) {
   EXPECT_GE(varz(derpd.port(), "bootstrap_dns_requests"), 2);
 }
 
+// --unpublished-bootstrap-dns-names: answered only to ?q=NAME; the rest get the published map
+// (empty here). Without /TXTNAME a name goes to every client. The TXT rollout is tested in
+// tests/unit/main/bootstrap_dns_test.cc with a resolver of the test's own: a TXT record needs a
+// DNS server, and tests send no traffic off the machine.
+TEST(BootstrapDns, AnUnpublishedNameIsAnsweredToItsQueryOnly) {
+  TempDir dir;
+  DerpdProcess derpd({"-a", "127.0.0.1:0", "--stun=false", "-c", dir.path() + "/key",
+                      "--unpublished-bootstrap-dns-names", "localhost"});
+  HttpResponse r;
+  ASSERT_TRUE(eventually([&] {
+    r = http_request(derpd.port(), "GET", "/bootstrap-dns?q=localhost");
+    return r.body.find("localhost") != std::string::npos;
+  })) << r.head
+      << r.body << derpd.log();
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j.size(), 1u) << r.body;
+  auto ips = j["localhost"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(ips.begin(), ips.end(), "127.0.0.1"), ips.end()) << r.body;
+  EXPECT_EQ(http_request(derpd.port(), "GET", "/bootstrap-dns").body, "");
+  EXPECT_EQ(http_request(derpd.port(), "GET", "/bootstrap-dns?q=other.example").body, "");
+  EXPECT_EQ(http_request(derpd.port(), "GET", "/bootstrap-dns?q=local%68ost").body, r.body);
+  EXPECT_GE(varz(derpd.port(), "bootstrap_dns_unpublished_hits"), 2);
+  EXPECT_EQ(varz(derpd.port(), "bootstrap_dns_unpublished_misses"), 1);
+  EXPECT_EQ(varz(derpd.port(), "bootstrap_dns_queried_domains"), 2);
+}
+
 TEST(BootstrapDns, WithoutNamesTheBodyIsEmpty) {
   TempDir dir;
   DerpdProcess derpd({"-a", "127.0.0.1:0", "--stun=false", "-c", dir.path() + "/key"});

@@ -152,5 +152,16 @@ TEST(Routes, Table) {
   }
 }
 
+TEST(QueryValue, DecodesTheFirstValueAsGoDoes) {
+  EXPECT_EQ(query_value("/bootstrap-dns?q=derp.example.com", "q"), "derp.example.com");
+  EXPECT_EQ(query_value("/bootstrap-dns?x=1&q=a%2Eb&q=second", "q"), "a.b");
+  EXPECT_EQ(query_value("/bootstrap-dns?q=a+b", "q"), "a b");
+  EXPECT_EQ(query_value("/bootstrap-dns?qq=1", "q"), "");
+  EXPECT_EQ(query_value("/bootstrap-dns", "q"), "");
+  EXPECT_EQ(query_value("/bootstrap-dns?q", "q"), "");
+  EXPECT_EQ(query_value("/bootstrap-dns?q=%zz", "q"), "");
+  EXPECT_EQ(query_value("/bootstrap-dns?q=%4", "q"), "");
+}
+
 }  // namespace
 }  // namespace derp::http
