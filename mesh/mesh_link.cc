@@ -12,6 +12,8 @@
 #include <cstring>
 #include <thread>
 
+#include "relay/logging/event.h"
+
 namespace derp::mesh {
 
 namespace asio = boost::asio;
@@ -75,7 +77,10 @@ void MeshLink::drop_routes() {
   auto gone = server_.registry().remove_all_forwarders(id_);
   for (const auto& key : gone) server_.peer_gone_from_region(key);
   if (!gone.empty()) {
-    spdlog::info("mesh {}: dropped {} routes learned from the sibling", peer_.name, gone.size());
+    logging::log_event(spdlog::level::info, "mesh_routes_dropped",
+                       {{"peer", peer_.name}, {"routes", std::to_string(gone.size())}},
+                       "mesh {}: dropped {} routes learned from the sibling", peer_.name,
+                       gone.size());
   }
 }
 
@@ -133,7 +138,9 @@ asio::awaitable<void> MeshLink::run() {
       if (linked_once_) delay = options_.first_retry_delay;
     }
     if (stopping_) break;
-    spdlog::warn("mesh {}: {}; retrying in {} s", peer_.name, error, delay.count() / 1000.0);
+    logging::log_event(spdlog::level::warn, "mesh_link_down",
+                       {{"peer", peer_.name}, {"error", error}}, "mesh {}: {}; retrying in {} s",
+                       peer_.name, error, delay.count() / 1000.0);
     set_state(server::MeshLinkState::kBackoff, error);
     pause_.expires_after(delay);
     delay = std::min(delay * 2, options_.retry_delay);
@@ -158,7 +165,9 @@ asio::awaitable<void> MeshLink::serve(std::shared_ptr<client::DerpClient> c) {
   connected_ = true;
   linked_once_ = true;
   set_state(server::MeshLinkState::kUp);
-  spdlog::info("mesh {}: linked to sibling {}", peer_.name, c->server_key().short_form());
+  logging::log_event(spdlog::level::info, "mesh_link_up",
+                     {{"peer", peer_.name}, {"sibling", c->server_key().to_text()}},
+                     "mesh {}: linked to sibling {}", peer_.name, c->server_key().short_form());
   asio::co_spawn(home_.io(), write_loop(shared_from_this(), c), asio::detached);
 
   bool announced = false;

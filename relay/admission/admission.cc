@@ -8,6 +8,7 @@
 
 #include "relay/admission/controller_protocol.h"
 #include "relay/admission/http_call.h"
+#include "relay/logging/event.h"
 #include "relay/tls/client_context.h"
 
 namespace derp::admission {
@@ -193,9 +194,14 @@ void Admission::log_rejection(const std::string& reason, const protocol::NodePub
   }
   // One line per reason per interval: a reconnect storm of strangers must not flood the log.
   if (auto suppressed = log_throttle_.allow(reason, std::chrono::steady_clock::now())) {
-    spdlog::info("admission: refused {} from {}: {}{}", key.short_form(),
-                 source_ip.empty() ? "?" : source_ip, reason,
-                 logging::LogThrottle::suffix(*suppressed));
+    logging::log_event(spdlog::level::info, "client_refused",
+                       {{"key", key.to_text()},
+                        {"remote", source_ip},
+                        {"reason", reason},
+                        {"suppressed", std::to_string(*suppressed)}},
+                       "admission: refused {} from {}: {}{}", key.short_form(),
+                       source_ip.empty() ? "?" : source_ip, reason,
+                       logging::LogThrottle::suffix(*suppressed));
   }
 }
 

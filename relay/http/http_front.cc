@@ -25,6 +25,7 @@
 #include "relay/http/peer_address.h"
 #include "relay/http/socket_connection.h"
 #include "relay/http/websocket_connection.h"
+#include "relay/logging/event.h"
 #include "relay/logging/log_throttle.h"
 #include "relay/server/ask_workers.h"
 #include "relay/tls/tls_socket.h"
@@ -323,8 +324,13 @@ void log_refusal(const HttpFront::State& st, limits::Refusal reason,
   auto passed =
       accept_log_throttle().allow(std::string("refused:") + std::string(to_string(reason)), now);
   if (!passed) return;
-  spdlog::warn("port {}: refused a connection from {}: {}{}", st.config.port, info.remote_text,
-               explain(reason), logging::LogThrottle::suffix(*passed));
+  logging::log_event(spdlog::level::warn, "connection_refused",
+                     {{"port", std::to_string(st.config.port)},
+                      {"remote", info.remote_text},
+                      {"reason", std::string(to_string(reason))},
+                      {"suppressed", std::to_string(*passed)}},
+                     "port {}: refused a connection from {}: {}{}", st.config.port,
+                     info.remote_text, explain(reason), logging::LogThrottle::suffix(*passed));
 }
 
 bool is_descriptor_shortage(const boost::system::error_code& ec) {

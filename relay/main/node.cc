@@ -22,6 +22,7 @@
 #include "relay/http/metrics_listener.h"
 #include "relay/limits/connection_limit_metrics.h"
 #include "relay/limits/connection_limits.h"
+#include "relay/logging/event.h"
 #include "relay/main/admin_wiring.h"
 #include "relay/main/admit_control.h"
 #include "relay/main/bootstrap_dns.h"
@@ -403,8 +404,9 @@ int run_node(const Options& options) {
         return "";
       }
       front.stop_accepting(http::ListenerStop::kRefuse);
-      spdlog::info("draining: stopped accepting on {}; new connections are refused",
-                   front.describe());
+      logging::log_event(
+          spdlog::level::info, "drain_stopped_accepting", {{"listener", front.describe()}},
+          "draining: stopped accepting on {}; new connections are refused", front.describe());
       return "";
     }
     std::string error = front.resume_accepting();
@@ -424,7 +426,9 @@ int run_node(const Options& options) {
   }
   hooks.state_changed = [drain_state](server::DrainState state) {
     drain_state->store(state);
-    spdlog::info("drain state: {}", server::to_string(state));
+    logging::log_event(spdlog::level::info, "drain_state",
+                       {{"state", std::string(server::to_string(state))}}, "drain state: {}",
+                       server::to_string(state));
   };
   server::DrainController drain(server, control.get_executor(), std::move(hooks));
 
@@ -481,9 +485,13 @@ int run_node(const Options& options) {
     if (!certs) return;
     std::string error;
     if (certs->reload_if_changed(error)) {
-      spdlog::info("TLS certificate reloaded ({}): {}", why, certs->cert_info().subject);
+      logging::log_event(spdlog::level::info, "cert_reloaded",
+                         {{"trigger", why}, {"subject", certs->cert_info().subject}},
+                         "TLS certificate reloaded ({}): {}", why, certs->cert_info().subject);
     } else if (!error.empty()) {
-      spdlog::error("TLS certificate reload failed, still serving the previous one: {}", error);
+      logging::log_event(spdlog::level::err, "cert_reload_failed", {{"error", error}},
+                         "TLS certificate reload failed, still serving the previous one: {}",
+                         error);
     }
   };
   std::function<void()> arm_reload = [&] {

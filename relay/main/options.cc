@@ -204,7 +204,8 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--log-format", o.log_format,
                  "text, or json: one object per line {\"time\",\"level\",\"msg\"} for log "
-                 "pipelines")
+                 "pipelines, with \"event\" and its key fields on the lines that matter "
+                 "(client_connected, mesh_link_up, drain_state, cert_reloaded, ...)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "relay/logging/event.h"
 #include "relay/logging/printable.h"
 #include "relay/protocol/box.h"
 #include "relay/server/server.h"
@@ -390,10 +391,15 @@ void ClientSession::establish(const proto::NodePublic& key, proto::ClientInfo in
       {ClientEvent::Kind::kConnected, conn_id_, key_, info_.remote_text, preferred_, {}});
   // Per-client lines at debug: a busy node has thousands of clients come and go, and strangers
   // could otherwise fill the log. Mesh peers are few and matter: those stay at info.
-  spdlog::log(can_mesh_ ? spdlog::level::info : spdlog::level::debug,
-              "client {} connected from {} over {}{}{}", key_.short_form(), info_.remote_text,
-              to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
-              client_info_.is_prober ? " (prober)" : "");
+  logging::log_event(can_mesh_ ? spdlog::level::info : spdlog::level::debug, "client_connected",
+                     {{"key", key_.to_text()},
+                      {"remote", info_.remote_text},
+                      {"transport", std::string(to_string(info_.transport))},
+                      {"mesh_peer", can_mesh_ ? "true" : "false"},
+                      {"prober", client_info_.is_prober ? "true" : "false"}},
+                     "client {} connected from {} over {}{}{}", key_.short_form(),
+                     info_.remote_text, to_string(info_.transport), can_mesh_ ? " (mesh peer)" : "",
+                     client_info_.is_prober ? " (prober)" : "");
   wake();
 }
 
@@ -636,8 +642,10 @@ void ClientSession::unregister() {
   const std::string& why = close_reason_.empty() ? std::string("connection closed") : close_reason_;
   server_.events().publish(
       {ClientEvent::Kind::kDisconnected, conn_id_, key_, info_.remote_text, preferred_, why});
-  spdlog::log(can_mesh_ ? spdlog::level::info : spdlog::level::debug, "client {} from {} {}: {}",
-              key_.short_form(), info_.remote_text, leaving_ ? "leaving" : "disconnected", why);
+  logging::log_event(can_mesh_ ? spdlog::level::info : spdlog::level::debug, "client_disconnected",
+                     {{"key", key_.to_text()}, {"remote", info_.remote_text}, {"reason", why}},
+                     "client {} from {} {}: {}", key_.short_form(), info_.remote_text,
+                     leaving_ ? "leaving" : "disconnected", why);
 }
 
 void ClientSession::apply_rate_policy() {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "relay/logging/event.h"
 #include "relay/logging/printable.h"
 #include "relay/tls/cert_fields.h"
 #include "relay/tls/ip_cert.h"
@@ -224,11 +225,17 @@ std::shared_ptr<CertStore::Loaded> CertStore::load() const {
 
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   if (loaded->info.not_after < now) {
-    spdlog::error("tls: certificate {} expired at unix time {}; clients will refuse it", cert_path_,
-                  loaded->info.not_after);
+    logging::log_event(
+        spdlog::level::err, "cert_expired",
+        {{"file", cert_path_}, {"not_after", std::to_string(loaded->info.not_after)}},
+        "tls: certificate {} expired at unix time {}; clients will refuse it", cert_path_,
+        loaded->info.not_after);
   } else if (loaded->info.not_after - now < kExpiryWarning) {
-    spdlog::warn("tls: certificate {} expires in less than 7 days (unix time {})", cert_path_,
-                 loaded->info.not_after);
+    logging::log_event(
+        spdlog::level::warn, "cert_expiring",
+        {{"file", cert_path_}, {"not_after", std::to_string(loaded->info.not_after)}},
+        "tls: certificate {} expires in less than 7 days (unix time {})", cert_path_,
+        loaded->info.not_after);
   }
   return loaded;
 }
@@ -238,8 +245,13 @@ void CertStore::install(std::shared_ptr<Loaded> loaded, const FileStamps& stamps
   std::string required_sni = hostname_.is_ip ? "" : hostname_.host;
   if (required_sni.ends_with('.')) required_sni.pop_back();
   auto ctx = build_context(loaded->chain, loaded->key.get(), meta.get(), required_sni, cert_path_);
-  spdlog::info("tls: serving {} ({}; SANs: {}; sha256 {})", cert_path_, loaded->info.subject,
-               join(loaded->info.sans), loaded->info.sha256_hex);
+  logging::log_event(spdlog::level::info, "cert_loaded",
+                     {{"file", cert_path_},
+                      {"subject", loaded->info.subject},
+                      {"sans", join(loaded->info.sans)},
+                      {"not_after", std::to_string(loaded->info.not_after)}},
+                     "tls: serving {} ({}; SANs: {}; sha256 {})", cert_path_, loaded->info.subject,
+                     join(loaded->info.sans), loaded->info.sha256_hex);
   active_stamps_ = stamps;
   failed_stamps_.reset();
   std::lock_guard lock(mu_);

@@ -237,6 +237,7 @@ TEST(Logs, JsonFormatIsOneObjectPerLine) {
   std::istringstream log(node->log());
   int objects = 0;
   bool saw_ready = false;
+  bool saw_drain_event = false;
   for (std::string l; std::getline(log, l);) {
     auto j = nlohmann::json::parse(l);  // throws (and fails the test) on a line that is not JSON
     ASSERT_TRUE(j.is_object()) << l;
@@ -244,10 +245,14 @@ TEST(Logs, JsonFormatIsOneObjectPerLine) {
     EXPECT_TRUE(j["level"] == "info" || j["level"] == "warning" || j["level"] == "debug") << l;
     saw_ready =
         saw_ready || j["msg"].get<std::string>().find(" ready: DERP on ") != std::string::npos;
+    // Events carry a name and key fields: SIGTERM drains, and the state change says which.
+    saw_drain_event = saw_drain_event ||
+                      (j.value("event", "") == "drain_state" && j.value("state", "") == "draining");
     ++objects;
   }
   EXPECT_GE(objects, 3);
   EXPECT_TRUE(saw_ready) << node->log();
+  EXPECT_TRUE(saw_drain_event) << node->log();
 }
 
 // A Prometheus of Debian's, started here with a scrape config pointing at derpd's metrics port.

@@ -1,5 +1,12 @@
 // Log lines strangers cannot forge or flood (relay/logging).
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "relay/logging/event.h"
+#include "relay/logging/json_formatter.h"
 
 #include <string>
 
@@ -50,6 +57,38 @@ TEST(LogThrottle, ManyDistinctKeysShareOneSlotBeyondTheCap) {
   EXPECT_FALSE(throttle.allow("new-b", t0));
   EXPECT_FALSE(throttle.allow("new-c", t0));
   EXPECT_EQ(throttle.allow("new-d", t0 + 10s), std::optional<std::uint64_t>(2));
+}
+
+// --log-format json with log_event: the event name and fields beside time, level and msg, all
+// escaped, and nothing of an event on the next plain line.
+TEST(JsonFormatter, EventLinesCarryTheirNameAndFields) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out);
+  auto logger = std::make_shared<spdlog::logger>("test", sink);
+  logger->set_formatter(std::make_unique<JsonFormatter>());
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  log_event(spdlog::level::info, "mesh_link_up",
+            {{"peer", "derp2:443"}, {"note", "a \"quoted\"\nline"}, {"msg", "forged"}},
+            "mesh {}: linked", "derp2:443");
+  spdlog::info("plain line");
+  log_event(spdlog::level::debug, "hidden", {}, "below the level");  // not logged at info
+  spdlog::set_default_logger(previous);
+
+  std::istringstream lines(out.str());
+  std::string first, second, third;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_FALSE(std::getline(lines, third)) << out.str();
+  auto e = nlohmann::json::parse(first);
+  EXPECT_EQ(e["event"], "mesh_link_up");
+  EXPECT_EQ(e["peer"], "derp2:443");
+  EXPECT_EQ(e["note"], "a \"quoted\"\nline");
+  EXPECT_EQ(e["msg"], "mesh derp2:443: linked");  // a field cannot replace the message
+  EXPECT_EQ(e["level"], "info");
+  auto plain = nlohmann::json::parse(second);
+  EXPECT_EQ(plain["msg"], "plain line");
+  EXPECT_FALSE(plain.contains("event")) << second;
 }
 
 }  // namespace
