@@ -202,6 +202,7 @@ void BootstrapDns::refresh() {
                    u.txt_name);
     }
   }
+  refreshes_.fetch_add(1, std::memory_order_release);
 }
 
 std::string BootstrapDns::body(std::string_view query_name,

@@ -71,6 +71,8 @@ class BootstrapDns {
   // {name: [addresses]}; everything else the published names' body.
   std::string body(std::string_view query_name, const std::array<std::uint8_t, 16>& client_ip);
   std::uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+  // Rounds of resolution completed (every name and TXT record looked up once per round).
+  std::uint64_t refreshes() const { return refreshes_.load(std::memory_order_acquire); }
   // The reference's bootstrap_dns_* counters, as Prometheus text.
   std::string metrics_text() const;
 
@@ -90,6 +92,7 @@ class BootstrapDns {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> refreshes_{0};
   std::uint64_t published_hits_ = 0, published_misses_ = 0;
   std::uint64_t unpublished_hits_ = 0, unpublished_misses_ = 0;
   std::uint64_t unpublished_percent_misses_ = 0;
