@@ -251,7 +251,14 @@ int run_forever(Prober& prober, const ProbeFlags& f, std::chrono::milliseconds i
         asio::steady_timer next(io);
         auto at = std::chrono::steady_clock::now();
         for (;;) {
-          auto reports = co_await prober.round(&book);
+          // A round reports its failures as bad probes; anything else that escapes it must not
+          // end the loop and leave the metrics stale.
+          std::vector<ProbeReport> reports;
+          try {
+            reports = co_await prober.round(&book);
+          } catch (const std::exception& e) {
+            std::cerr << "derpctl probe: round failed: " << e.what() << std::endl;
+          }
           printer.print(reports);
           at += interval;
           next.expires_at(at);
@@ -331,6 +338,11 @@ void add_probe_command(CLI::App& app, Globals& g, Action& action) {
       options.qd_duration = duration_flag(flags->qd_duration, "--qd-duration");
       options.qd_packet_timeout = duration_flag(flags->qd_packet_timeout, "--qd-packet-timeout");
       if (flags->qd_rate <= 0) throw CommandError("--qd-rate must be above 0", kUsage);
+      if (selection.queue_delay && options.qd_duration >= options.timeout) {
+        throw CommandError("--qd-duration must be shorter than 0.8 × --interval (" +
+                               std::to_string(options.timeout.count()) + " ms), the probe's time",
+                           kUsage);
+      }
       if (!flags->mesh_psk_file.empty()) {
         options.mesh_key = derp::main::read_mesh_key_file(flags->mesh_psk_file);
       }

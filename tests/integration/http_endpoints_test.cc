@@ -211,11 +211,13 @@ TEST(BootstrapDns, AnUnpublishedNameIsAnsweredToItsQueryOnly) {
   EXPECT_EQ(j.size(), 1u) << r.body;
   auto ips = j["localhost"].get<std::vector<std::string>>();
   EXPECT_NE(std::find(ips.begin(), ips.end(), "127.0.0.1"), ips.end()) << r.body;
+  // Queries before the name was resolved counted as misses: count from here.
+  const auto misses = varz(derpd.port(), "bootstrap_dns_unpublished_misses");
   EXPECT_EQ(http_request(derpd.port(), "GET", "/bootstrap-dns").body, "");
   EXPECT_EQ(http_request(derpd.port(), "GET", "/bootstrap-dns?q=other.example").body, "");
   EXPECT_EQ(http_request(derpd.port(), "GET", "/bootstrap-dns?q=local%68ost").body, r.body);
   EXPECT_GE(varz(derpd.port(), "bootstrap_dns_unpublished_hits"), 2);
-  EXPECT_EQ(varz(derpd.port(), "bootstrap_dns_unpublished_misses"), 1);
+  EXPECT_EQ(varz(derpd.port(), "bootstrap_dns_unpublished_misses"), misses + 1);
   EXPECT_EQ(varz(derpd.port(), "bootstrap_dns_queried_domains"), 2);
 }
 

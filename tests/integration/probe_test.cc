@@ -248,5 +248,48 @@ TEST_F(ProbeRegion, WithoutOnceItServesDerpprobeMetricsAndHealthz) {
   EXPECT_EQ(stop_child(pid, SIGTERM, 10s), 0);  // exits 0 on SIGTERM
 }
 
+// What an operator gets wrong first: flags (exit 2, with the reason) and the map (a bad
+// derpmap-probe line, exit 3).
+TEST(ProbeCommand, SaysWhatIsWrongWithFlagsAndTheMap) {
+  auto none = run_to_exit(derpctl_binary(), {"probe", "--once"});
+  EXPECT_EQ(none.exit_code, 2) << none.output;
+  EXPECT_NE(none.output.find("--derp-map FILE|URL or --node URL"), std::string::npos);
+
+  auto bad_probe = run_to_exit(derpctl_binary(), {"probe", "--once", "--node", "http://127.0.0.1:1",
+                                                  "--probes", "tls,ping"});
+  EXPECT_EQ(bad_probe.exit_code, 2) << bad_probe.output;
+  EXPECT_NE(bad_probe.output.find("unknown probe \"ping\""), std::string::npos);
+
+  auto long_qd = run_to_exit(derpctl_binary(), {"probe", "--once", "--node", "http://127.0.0.1:1",
+                                                "--probes", "qd", "--qd-duration", "20s"});
+  EXPECT_EQ(long_qd.exit_code, 2) << long_qd.output;
+
+  TempDir dir;
+  auto missing = run_to_exit(derpctl_binary(),
+                             {"probe", "--once", "--derp-map", dir.path() + "/nothing.json"});
+  EXPECT_EQ(missing.exit_code, 3) << missing.output;
+  EXPECT_TRUE(has_line(missing.output, "bad:", "derpmap-probe", "no such file")) << missing.output;
+
+  std::ofstream(dir.path() + "/dup.json")
+      << R"({"Regions":{"1":{"RegionID":1,"Nodes":[{"Name":"a","HostName":"h"},)"
+      << R"({"Name":"a","HostName":"h"}]}}})";
+  auto duplicate =
+      run_to_exit(derpctl_binary(), {"probe", "--once", "--derp-map", dir.path() + "/dup.json"});
+  EXPECT_EQ(duplicate.exit_code, 3) << duplicate.output;
+  EXPECT_TRUE(has_line(duplicate.output, "bad:", "derpmap-probe", "\"a\" is used twice"))
+      << duplicate.output;
+}
+
+// A stopped dev node: connect refused is reported by the probe that needed it, quickly.
+TEST(ProbeCommand, ANodeThatIsNotThereIsBadNotAHang) {
+  const std::uint16_t port = free_port();
+  auto r = run_to_exit(derpctl_binary(),
+                       {"probe", "--once", "--node", "http://127.0.0.1:" + std::to_string(port),
+                        "--stun-port", "-1", "--probes", "mesh"});
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_TRUE(has_line(r.output, "bad:", "derp/node/127.0.0.1/127.0.0.1/mesh", "refused"))
+      << r.output;
+}
+
 }  // namespace
 }  // namespace derp::testing
