@@ -8,12 +8,12 @@
 #pragma once
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <string_view>
 #include <utility>
 
+#include "relay/http/input_pause.h"
 #include "relay/limits/connection_limits.h"
 #include "relay/server/client_session.h"
 #include "relay/server/worker.h"
@@ -67,11 +67,11 @@ class SocketConnection : public server::SessionTransport,
     if (closed_) return;
     closed_ = true;
     transport_.close();  // pending waits complete with operation_aborted
-    if (input_timer_) input_timer_->cancel();
+    input_pause_.cancel();
   }
 
   void input_limit_changed() override {
-    if (input_paused_) pause_input(session_.input_pause());
+    if (input_pause_.paused()) pause_input(session_.input_pause());
   }
 
   bool write_stalled(std::chrono::steady_clock::time_point now,
@@ -112,24 +112,11 @@ class SocketConnection : public server::SessionTransport,
                       [self = this->shared_from_this()] { self->on_readable({}); });
   }
 
-  // The client is over its receive limit: nothing is read for a while, so the kernel's buffers
-  // fill and TCP slows the client down (protocol §4.7). Writing to it goes on.
-  // A new pause replaces the one pending (input_limit_changed); close() ends it early.
+  // Over the client's receive limit (relay/http/input_pause.h).
   void pause_input(std::chrono::nanoseconds pause) {
-    if (!input_timer_) {
-      input_timer_ =
-          std::make_unique<boost::asio::steady_timer>(transport_.socket().get_executor());
-    }
-    input_paused_ = true;
-    input_timer_->expires_after(pause);
-    // Only the latest arming resumes reading: one re-armed after the old wait had already fired
-    // would otherwise resume it twice (two readers on one socket).
-    input_timer_->async_wait([self = this->shared_from_this(),
-                              arming = ++input_pause_arming_](boost::system::error_code ec) {
-      if (arming != self->input_pause_arming_) return;  // superseded by input_limit_changed()
-      self->input_paused_ = false;
-      self->on_readable(ec);
-    });
+    input_pause_.start(
+        transport_.socket().get_executor(), pause,
+        [self = this->shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
   }
 
   void do_write() {
@@ -192,9 +179,7 @@ class SocketConnection : public server::SessionTransport,
   Transport transport_;
   server::ClientSession session_;
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
-  std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
-  bool input_paused_ = false;
-  std::uint64_t input_pause_arming_ = 0;  // which wait of input_timer_ is the current one
+  InputPause input_pause_;
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
   bool closed_ = false;

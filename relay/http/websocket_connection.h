@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "relay/http/input_pause.h"
 #include "relay/limits/connection_limits.h"
 #include "relay/server/client_session.h"
 #include "relay/server/worker.h"
@@ -70,11 +71,11 @@ class WebSocketConnection : public server::SessionTransport,
     if (closed_) return;
     closed_ = true;
     close_socket();
-    if (input_timer_) input_timer_->cancel();
+    input_pause_.cancel();
   }
 
   void input_limit_changed() override {
-    if (input_paused_) pause_input(session_.input_pause());
+    if (input_pause_.paused()) pause_input(session_.input_pause());
   }
 
   bool write_stalled(std::chrono::steady_clock::time_point now,
@@ -110,21 +111,13 @@ class WebSocketConnection : public server::SessionTransport,
         });
   }
 
-  // Over the client's receive limit: no read for a while, so TCP slows it (protocol §4.7).
+  // Over the client's receive limit (relay/http/input_pause.h).
   void pause_input(std::chrono::nanoseconds pause) {
-    if (!input_timer_)
-      input_timer_ = std::make_unique<boost::asio::steady_timer>(stream_.get_executor());
-    input_paused_ = true;
-    input_timer_->expires_after(pause);
-    // Only the latest arming resumes reading (see SocketConnection::pause_input): two reads at
-    // once on a Beast stream would wedge it.
-    input_timer_->async_wait([self = this->shared_from_this(),
-                              arming = ++input_pause_arming_](boost::system::error_code ec) {
-      if (arming != self->input_pause_arming_) return;  // superseded by input_limit_changed()
-      self->input_paused_ = false;
-      if (ec || self->closed_) return self->finish();
-      self->do_read();
-    });
+    input_pause_.start(stream_.get_executor(), pause,
+                       [self = this->shared_from_this()](boost::system::error_code ec) {
+                         if (ec || self->closed_) return self->finish();
+                         self->do_read();
+                       });
   }
 
   void do_write() {
@@ -243,9 +236,7 @@ class WebSocketConnection : public server::SessionTransport,
   server::ClientSession session_;
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*
   std::unique_ptr<std::uint8_t[]> read_buf_;
-  std::unique_ptr<boost::asio::steady_timer> input_timer_;  // only once a limit held input back
-  bool input_paused_ = false;
-  std::uint64_t input_pause_arming_ = 0;  // which wait of input_timer_ is the current one
+  InputPause input_pause_;
   std::vector<std::uint8_t> write_buf_;
   std::size_t write_offset_ = 0;  // the next message starts here
   bool writing_ = false;

@@ -4,9 +4,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "relay/server/metrics_export.h"
 
 namespace derp::main {
 namespace {
@@ -82,14 +83,8 @@ std::string node_metrics_text(const NodeMetrics& m) {
 
 std::string process_metrics_text() {
   std::string out;
-  std::size_t fds = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    ++fds;
-  }
   help(out, "process_open_fds", "gauge", "Open file descriptors.");
-  out += fmt::format("process_open_fds {}\n", fds > 0 ? fds - 1 : 0);  // less the iterator's own
+  out += fmt::format("process_open_fds {}\n", server::count_open_fds());
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
     help(out, "process_max_fds", "gauge", "The open-file limit (RLIMIT_NOFILE, soft).");

@@ -6,7 +6,6 @@
 #include <thread>
 
 namespace derp::server {
-namespace {
 
 std::size_t count_open_fds() {
   std::size_t n = 0;
@@ -16,6 +15,8 @@ std::size_t count_open_fds() {
   }
   return n > 2 ? n - 3 : 0;  // ".", ".." and the DIR's own descriptor
 }
+
+namespace {
 
 std::size_t count_threads() {
   std::size_t n = 0;

@@ -9,6 +9,10 @@
 
 namespace derp::server {
 
+// Open file descriptors of this process (/proc/self/fd), for derp_current_file_descriptors and
+// process_open_fds.
+std::size_t count_open_fds();
+
 // Appends the `derp_*` family and process metrics.
 void append_prometheus(std::string& out, const ServerStats& s,
                        std::chrono::system_clock::time_point started_at);
