@@ -20,22 +20,32 @@ void add_conf_ext(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value
 
 void add_subject_alt_names(X509* cert, const CertSpec& spec) {
   if (spec.dns_names.empty() && spec.ip_addresses.empty()) return;
+  GENERAL_NAMES* names = make_general_names(spec.dns_names, spec.ip_addresses);
+  int ok = X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT);
+  GENERAL_NAMES_free(names);
+  check(ok, "add subjectAltName");
+}
+
+}  // namespace
+
+GENERAL_NAMES* make_general_names(const std::vector<std::string>& dns_names,
+                                  const std::vector<std::string>& ip_addresses) {
   GENERAL_NAMES* names = sk_GENERAL_NAME_new_null();
   auto push = [&](GENERAL_NAME* gn, const std::string& what) {
     if (gn == nullptr || sk_GENERAL_NAME_push(names, gn) == 0) {
       GENERAL_NAME_free(gn);
       GENERAL_NAMES_free(names);
-      throw TlsError(openssl_error("tls: issuing certificate: bad SAN " + what));
+      throw TlsError(openssl_error("tls: bad subjectAltName " + what));
     }
   };
-  for (const auto& dns : spec.dns_names) {
+  for (const auto& dns : dns_names) {
     ASN1_IA5STRING* ia5 = ASN1_IA5STRING_new();
     ASN1_STRING_set(ia5, dns.data(), static_cast<int>(dns.size()));
     GENERAL_NAME* gn = GENERAL_NAME_new();
     GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
     push(gn, dns);
   }
-  for (const auto& ip : spec.ip_addresses) {
+  for (const auto& ip : ip_addresses) {
     ASN1_OCTET_STRING* octets = a2i_IPADDRESS(ip.c_str());
     GENERAL_NAME* gn = nullptr;
     if (octets != nullptr) {
@@ -44,12 +54,8 @@ void add_subject_alt_names(X509* cert, const CertSpec& spec) {
     }
     push(gn, ip);
   }
-  int ok = X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT);
-  GENERAL_NAMES_free(names);
-  check(ok, "add subjectAltName");
+  return names;
 }
-
-}  // namespace
 
 EvpPkeyPtr generate_p256_key() {
   EvpPkeyPtr key(EVP_EC_gen("P-256"));

@@ -21,6 +21,11 @@ struct CertSpec {
   std::string ext_key_usage;     // e.g. "serverAuth"; "" for none
 };
 
+// DNS and IP subjectAltNames, owned by the caller (GENERAL_NAMES_free); for certificates and
+// CSRs. Throws TlsError on a name OpenSSL cannot encode.
+GENERAL_NAMES* make_general_names(const std::vector<std::string>& dns_names,
+                                  const std::vector<std::string>& ip_addresses);
+
 // A fresh ECDSA P-256 key. Throws TlsError.
 EvpPkeyPtr generate_p256_key();
 
