@@ -17,6 +17,7 @@ packages=(
   grpc-proto                                     # reflection/health protos for the admin tests
   coturn                                         # turnutils_stunclient, a real STUN client for tests
   curl iproute2 procps
+  openssl                                        # its CLI checks the CSRs relay/tls builds (tests)
   gdb                                            # stacks of a derpd that hangs on stop, in test logs
 )
 
