@@ -76,6 +76,7 @@ EvpPkeyPtr key_from_params(OSSL_PARAM_BLD* bld, int selection) {
 
 using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, OpenSslDeleter<OSSL_PARAM_BLD_free>>;
 
+// `public_point` must outlive the builder's to_param: OSSL_PARAM_BLD keeps a pointer, not a copy.
 ParamBldPtr p256_params(const std::array<std::uint8_t, 65>& public_point) {
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
   check(bld ? 1 : 0, "parameters");
@@ -112,7 +113,8 @@ EvpPkeyPtr p256_key_from_private(const Bytes32& d) {
 }
 
 EvpPkeyPtr p256_public_key(const P256Point& point) {
-  auto bld = p256_params(uncompressed(point));
+  const auto encoded = uncompressed(point);  // the builder keeps a pointer to it until built
+  auto bld = p256_params(encoded);
   EvpPkeyPtr key = key_from_params(bld.get(), EVP_PKEY_PUBLIC_KEY);
   std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>> check_ctx(
       EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
