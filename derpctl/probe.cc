@@ -338,10 +338,15 @@ void add_probe_command(CLI::App& app, Globals& g, Action& action) {
       options.qd_duration = duration_flag(flags->qd_duration, "--qd-duration");
       options.qd_packet_timeout = duration_flag(flags->qd_packet_timeout, "--qd-packet-timeout");
       if (flags->qd_rate <= 0) throw CommandError("--qd-rate must be above 0", kUsage);
-      if (selection.queue_delay && options.qd_duration >= options.timeout) {
-        throw CommandError("--qd-duration must be shorter than 0.8 × --interval (" +
-                               std::to_string(options.timeout.count()) + " ms), the probe's time",
-                           kUsage);
+      // A qd run sends for --qd-duration, then waits up to --qd-packet-timeout for the last
+      // packets: both must fit in the probe's time.
+      if (selection.queue_delay &&
+          options.qd_duration + options.qd_packet_timeout >= options.timeout) {
+        throw CommandError(
+            "--qd-duration + --qd-packet-timeout must be shorter than 0.8 × "
+            "--interval (" +
+                std::to_string(options.timeout.count()) + " ms), the probe's time",
+            kUsage);
       }
       if (!flags->mesh_psk_file.empty()) {
         options.mesh_key = derp::main::read_mesh_key_file(flags->mesh_psk_file);

@@ -2,6 +2,7 @@
 # command against a real two-node TLS region with faults.
 derp_unit_test(probe_unit_test
   SOURCES unit/probe/derp_map_test.cc unit/probe/probe_plan_test.cc unit/probe/probe_book_test.cc
+          unit/probe/probe_context_test.cc
   DEPS derp_probe)
 derp_fuzzer(derp_map_fuzz SOURCE fuzz/derp_map_fuzz.cc DEPS derp_probe)
 

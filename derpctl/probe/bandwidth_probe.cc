@@ -50,7 +50,9 @@ asio::awaitable<void> send_all(std::shared_ptr<Flow> flow,
     }
     if (flow->over) break;
     const std::size_t size = std::min(kMaxBandwidthPacket, total - seq * kMaxBandwidthPacket);
-    co_await sender->send_packet(receiver->public_key(), numbered_packet(seq, size));
+    // Named, not a temporary in the co_await: gcc 12 destroys such temporaries twice.
+    auto packet = numbered_packet(seq, size);
+    co_await sender->send_packet(receiver->public_key(), std::move(packet));
     ++flow->sent;
   }
 }

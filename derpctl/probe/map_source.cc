@@ -17,8 +17,9 @@ boost::asio::awaitable<DerpMapResult> load_derp_map(Executor ex, std::string whe
     call.timeout = timeout;
     call.max_body = kMaxDerpMapBytes;
     call.headers.emplace_back("Accept", "application/json");
-    auto answer = co_await derp::admission::call_url(ex, where, call,
-                                                     derp::tls::make_client_context(true, ca_file));
+    // Named, not temporaries in the co_await: gcc 12 destroys such temporaries twice.
+    auto tls = derp::tls::make_client_context(true, ca_file);
+    auto answer = co_await derp::admission::call_url(ex, where, call, tls);
     if (!answer.reached) {
       failed.error = "fetching the DERP map from " + where + ": " + answer.error;
     } else if (answer.status != 200) {

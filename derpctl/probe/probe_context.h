@@ -25,16 +25,17 @@ class ProbeContext {
   }
 
   // `thing` is closed (its close() called) when the deadline passes; held weakly, so a thing
-  // already gone is skipped.
+  // already gone is skipped. Registered after the deadline (a step that could not be interrupted
+  // ran past it), it is closed at once.
   template <typename T>
   void close_on_timeout(const std::shared_ptr<T>& thing) {
-    closers_.push_back([weak = std::weak_ptr<T>(thing)] {
+    add([weak = std::weak_ptr<T>(thing)] {
       if (auto t = weak.lock()) t->close();
     });
   }
   template <typename T>
   void cancel_on_timeout(const std::shared_ptr<T>& thing) {
-    closers_.push_back([weak = std::weak_ptr<T>(thing)] {
+    add([weak = std::weak_ptr<T>(thing)] {
       if (auto t = weak.lock()) t->cancel();
     });
   }
@@ -48,6 +49,11 @@ class ProbeContext {
   bool timed_out() const { return timed_out_; }
 
  private:
+  void add(std::function<void()> closer) {
+    if (timed_out_) return closer();
+    closers_.push_back(std::move(closer));
+  }
+
   std::chrono::steady_clock::time_point deadline_;
   std::string step_ = "starting";
   std::vector<std::function<void()>> closers_;

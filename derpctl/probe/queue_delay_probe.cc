@@ -51,7 +51,9 @@ asio::awaitable<void> send_stream(std::shared_ptr<Stream> stream,
   for (std::uint64_t seq = 0; seq < count; ++seq) {
     stream->pace.expires_at(start + gap * static_cast<std::int64_t>(seq));
     co_await stream->pace.async_wait(asio::use_awaitable);
-    co_await sender->send_packet(to, stamped_packet(seq, Clock::now()));
+    // Named, not a temporary in the co_await: gcc 12 destroys such temporaries twice.
+    auto packet = stamped_packet(seq, Clock::now());
+    co_await sender->send_packet(to, std::move(packet));
   }
   stream->sending_done = true;
   stream->grace.expires_after(grace);

@@ -49,12 +49,15 @@ asio::awaitable<ProbeOutcome> probe_stun(Executor ex, const ProbeSpec& spec, con
     ctx.step("STUN attempt " + std::to_string(attempt) + " to " + where);
     const auto sent_at = std::chrono::steady_clock::now();
     co_await socket->async_send_to(asio::buffer(request), server, asio::use_awaitable);
-    bool attempt_over = false;
+    // Shared with the timer's handler, which may run after this coroutine has ended (a reply and
+    // the expiry ready in the same turn).
+    auto attempt_over = std::make_shared<bool>(false);
     attempt_timer->expires_after(kStunAttemptWait);
-    attempt_timer->async_wait([socket, &attempt_over](boost::system::error_code ec) {
+    attempt_timer->async_wait([socket, attempt_over](boost::system::error_code ec) {
       if (ec) return;
-      attempt_over = true;
-      socket->cancel();
+      *attempt_over = true;
+      boost::system::error_code ignored;  // the deadline may have closed the socket already
+      socket->cancel(ignored);
     });
     for (;;) {
       udp::endpoint from;
@@ -65,13 +68,13 @@ asio::awaitable<ProbeOutcome> probe_stun(Executor ex, const ProbeSpec& spec, con
       } catch (const boost::system::system_error& e) {
         ec = e.code();
       }
-      if (ec && !attempt_over) {
+      if (ec && !*attempt_over) {
         // ICMP port unreachable arrives as connection_refused on a later receive.
         attempt_timer->cancel();
         if (ctx.timed_out()) throw boost::system::system_error(ec);
         throw std::runtime_error("no STUN server at " + where + ": " + ec.message());
       }
-      if (attempt_over) break;
+      if (*attempt_over) break;
       if (from != server) continue;
       auto parsed = derp::stun::parse_binding_response({reply.data(), n});
       if (!parsed || parsed->txid != txid) continue;  // a late answer to an earlier attempt

@@ -62,6 +62,7 @@ asio::awaitable<ProbeOutcome> probe_tls(Executor ex, const ProbeSpec& spec, cons
   try {
     co_await closer->socket->async_handshake(asio::use_awaitable);
   } catch (const boost::system::system_error& e) {
+    if (ctx.timed_out()) throw;  // the deadline closed it: the runner says "timed out"
     failure = e.code().message();
   }
   ProbeOutcome out;

@@ -58,6 +58,8 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect_steps(
   // Named locals, not temporaries, around co_await: gcc 12 destroys some temporaries twice.
   const std::string port = std::to_string(url->port);
   auto endpoints = co_await resolver.async_resolve(dial, port, asio::use_awaitable);
+  // A resolve cannot be interrupted; one that outlasted the deadline ends the attempt here.
+  if (progress->fired) throw std::runtime_error("name resolution outlasted the deadline");
   tcp::socket socket(ex);
   progress->socket = &socket;
   progress->step = "connect";
@@ -109,8 +111,9 @@ asio::awaitable<std::unique_ptr<DerpClient>> DerpClient::connect(asio::any_io_ex
   asio::steady_timer deadline(ex);
   deadline.expires_after(o.timeout);
   deadline.async_wait([progress](boost::system::error_code ec) {
-    if (ec || progress->done || !progress->socket) return;
-    progress->fired = true;
+    if (ec || progress->done) return;
+    progress->fired = true;  // during the resolve too: connect_steps checks it after
+    if (!progress->socket) return;
     boost::system::error_code ignored;
     progress->socket->close(ignored);
   });

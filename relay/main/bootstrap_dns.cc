@@ -121,7 +121,8 @@ std::optional<std::string> BootstrapDns::resolve_txt_with_res_query(const std::s
   const int n = res_nquery(&state, name.c_str(), ns_c_in, ns_t_txt, answer.data(),
                            static_cast<int>(answer.size()));
   res_nclose(&state);
-  if (n < 0) return std::nullopt;
+  // A reply larger than the buffer reports its full length: parse none of it.
+  if (n < 0 || n > static_cast<int>(answer.size())) return std::nullopt;
   ns_msg msg;
   if (ns_initparse(answer.data(), n, &msg) < 0) return std::nullopt;
   for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {

@@ -20,6 +20,11 @@ constexpr std::size_t kMaxFreeSmall = 8192;  // 16 MiB per thread at most
 constexpr std::size_t kMaxFreeLarge = 64;    // 4 MiB per thread at most
 
 struct FreeList {
+  // Reserved up front: the deleter that fills them is noexcept, so growing there must not throw.
+  FreeList() {
+    small.reserve(kMaxFreeSmall);
+    large.reserve(kMaxFreeLarge);
+  }
   std::vector<PacketBuffer*> small;
   std::vector<PacketBuffer*> large;
   ~FreeList() {

@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
@@ -94,7 +95,8 @@ EvpPkeyPtr p256_key_from_private(const Bytes32& d) {
   // The public point is d·G; OpenSSL wants both for a key pair.
   std::unique_ptr<EC_GROUP, OpenSslDeleter<EC_GROUP_free>> group(
       EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1));
-  BignumPtr scalar(BN_bin2bn(d.data(), static_cast<int>(d.size()), nullptr));
+  std::unique_ptr<BIGNUM, OpenSslDeleter<BN_clear_free>> scalar(
+      BN_bin2bn(d.data(), static_cast<int>(d.size()), nullptr));
   check(group && scalar ? 1 : 0, "P-256 group");
   std::unique_ptr<EC_POINT, OpenSslDeleter<EC_POINT_free>> pub(EC_POINT_new(group.get()));
   check(pub ? 1 : 0, "allocate a point");
@@ -119,6 +121,7 @@ EvpPkeyPtr p256_public_key(const P256Point& point) {
   std::unique_ptr<EVP_PKEY_CTX, OpenSslDeleter<EVP_PKEY_CTX_free>> check_ctx(
       EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (!check_ctx || EVP_PKEY_public_check(check_ctx.get()) != 1) {
+    ERR_clear_error();  // the reason is in the message; leave no stale errors for the next call
     throw TlsError("acme crypto: the point is not on the P-256 curve");
   }
   return key;
@@ -166,6 +169,7 @@ bool es256_verify(EVP_PKEY* public_key, std::string_view signing_input,
                        reinterpret_cast<const unsigned char*>(signing_input.data()),
                        signing_input.size()) == 1;
   OPENSSL_free(der);
+  if (!valid) ERR_clear_error();  // a bad signature is an answer, not an error to report later
   return valid;
 }
 
