@@ -20,8 +20,10 @@ class InputPause {
   // latest arming resumes: one re-armed after the old wait had already fired would otherwise
   // resume reading twice (two readers on one socket, which wedges a Beast stream). `resume` must
   // keep the owner of this object alive (the connection's shared_ptr).
+  // After cancel() it does nothing: the cancelled wait's resume ends the connection.
   template <class Executor, class Resume>
   void start(const Executor& executor, std::chrono::nanoseconds pause, Resume resume) {
+    if (cancelled_) return;
     if (!timer_) timer_ = std::make_unique<boost::asio::steady_timer>(executor);
     paused_ = true;
     timer_->expires_after(pause);
@@ -33,14 +35,16 @@ class InputPause {
     });
   }
 
-  // Ends a pending pause now, with operation_aborted (the connection is closing).
+  // Ends a pending pause now, with operation_aborted, and for good (the connection is closing).
   void cancel() {
+    cancelled_ = true;
     if (timer_) timer_->cancel();
   }
 
  private:
   std::unique_ptr<boost::asio::steady_timer> timer_;  // only once a limit held input back
   bool paused_ = false;
+  bool cancelled_ = false;
   std::uint64_t arming_ = 0;  // which wait of timer_ is the current one
 };
 

@@ -71,7 +71,6 @@ class SocketConnection : public server::SessionTransport,
   }
 
   void input_limit_changed() override {
-    if (closed_) return;  // the cancelled pause is about to end the connection
     if (input_pause_.paused()) pause_input(session_.input_pause());
   }
 
