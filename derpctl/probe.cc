@@ -23,6 +23,7 @@
 #include "relay/http/metrics_listener.h"
 #include "relay/main/listen_address.h"
 #include "relay/main/mesh_key_file.h"
+#include "relay/tls/probe_checks.h"
 
 namespace derpctl {
 namespace {
@@ -63,12 +64,7 @@ std::string ms_text(double ms) {
 }
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
-  std::time_t s = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
+  return derp::tls::utc_text(std::chrono::system_clock::to_time_t(t));
 }
 
 std::string line_of(const ProbeReport& r) {

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 
+#include "relay/server/metrics_export.h"
+
 namespace derpctl::probe {
 namespace {
 
@@ -11,25 +13,13 @@ double unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-// Prometheus label values escape backslash, double quote and newline.
-std::string escaped(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
 std::string labels(const ProbeSpec& s, const std::string& extra = {}) {
-  std::string out = "{name=\"" + escaped(s.name) + "\",class=\"" + class_label(s.cls) + "\"";
+  std::string out = "{name=\"" + derp::server::escape_label_value(s.name) + "\",class=\"" +
+                    class_label(s.cls) + "\"";
   if (s.cls != ProbeClass::kDerpMap) {
-    out += ",region=\"" + escaped(s.region_code) + "\",region_id=\"" + std::to_string(s.region_id) +
-           "\",hostname=\"" + escaped(s.from.host_name) + "\"";
+    out += ",region=\"" + derp::server::escape_label_value(s.region_code) + "\",region_id=\"" +
+           std::to_string(s.region_id) + "\",hostname=\"" +
+           derp::server::escape_label_value(s.from.host_name) + "\"";
   }
   if (!s.derp_path().empty()) out += ",derp_path=\"" + s.derp_path() + "\"";
   if (!s.address_family().empty()) out += ",address_family=\"" + s.address_family() + "\"";
@@ -130,7 +120,7 @@ std::string ProbeBook::metrics_text() const {
          [&](const char* n, const Entry& e) {
            if (!e.has_result) return;
            for (const auto& [figure, value] : e.last.figures) {
-             line(n, e.spec, value, ",figure=\"" + escaped(figure) + "\"");
+             line(n, e.spec, value, ",figure=\"" + derp::server::escape_label_value(figure) + "\"");
            }
          });
   return out;

@@ -2,6 +2,8 @@
 
 #include <boost/algorithm/string/predicate.hpp>
 
+#include "relay/protocol/key.h"
+
 namespace derp::http {
 namespace {
 
@@ -66,13 +68,6 @@ Response home(const FrontConfig& cfg, const RequestContext& ctx) {
   Response r = make(beast_http::status::ok, std::move(body), "text/html; charset=utf-8");
   add_browser_headers(r);
   return r;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 Route respond(Response r) {
@@ -226,8 +221,10 @@ std::string query_value(std::string_view target, std::string_view key) {
         value += ' ';
       } else if (raw[i] != '%') {
         value += raw[i];
-      } else if (i + 2 < raw.size() && hex_digit(raw[i + 1]) >= 0 && hex_digit(raw[i + 2]) >= 0) {
-        value += static_cast<char>(hex_digit(raw[i + 1]) * 16 + hex_digit(raw[i + 2]));
+      } else if (i + 2 < raw.size() && protocol::hex_value(raw[i + 1]) >= 0 &&
+                 protocol::hex_value(raw[i + 2]) >= 0) {
+        value += static_cast<char>(protocol::hex_value(raw[i + 1]) * 16 +
+                                   protocol::hex_value(raw[i + 2]));
         i += 2;
       } else {
         return {};  // Go drops a query it cannot decode

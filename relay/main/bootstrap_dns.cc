@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "relay/transport/ip_prefix.h"
+
 namespace derp::main {
 
 std::string bootstrap_dns_body(const std::map<std::string, std::vector<std::string>>& entries,
@@ -99,12 +101,7 @@ int rollout_percent(const std::optional<std::string>& txt) {
 }
 
 bool in_rollout(const std::array<std::uint8_t, 16>& ip, int percent) {
-  static constexpr std::array<std::uint8_t, 12> kV4Mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  const bool v4 = std::equal(kV4Mapped.begin(), kV4Mapped.end(), ip.begin());
-  const bool loopback =
-      v4 ? ip[12] == 127
-         : std::all_of(ip.begin(), ip.end() - 1, [](auto b) { return b == 0; }) && ip[15] == 1;
-  if (loopback) percent = 50;
+  if (transport::address_from_key(ip).is_loopback()) percent = 50;
   // FNV-1a over the address: stable across restarts and nodes, so a client's answer only
   // changes when the percentage does.
   std::uint64_t h = 0xcbf29ce484222325ULL;

@@ -18,23 +18,6 @@ void help(std::string& out, std::string_view name, std::string_view type, std::s
 
 }  // namespace
 
-std::string escape_label_value(const std::string& v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string node_metrics_text(const NodeMetrics& m) {
   std::string out;
   help(out, "derpd_build_info", "gauge", "Always 1; the version label says which derpd runs.");

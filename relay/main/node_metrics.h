@@ -12,6 +12,7 @@
 
 #include "relay/server/drain_controller.h"
 #include "relay/server/mesh_forwarder.h"
+#include "relay/server/metrics_export.h"
 
 namespace derp::main {
 
@@ -40,7 +41,6 @@ std::string node_metrics_text(const NodeMetrics& m);
 // process_open_fds, process_max_fds, process_resident_memory_bytes and process_cpu_seconds_total,
 // from /proc/self (the names the Prometheus client libraries use).
 std::string process_metrics_text();
-// A label value with \, " and newlines escaped, as the text format wants.
-std::string escape_label_value(const std::string& v);
+using server::escape_label_value;  // relay/server/metrics_export.h
 
 }  // namespace derp::main

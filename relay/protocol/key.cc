@@ -12,12 +12,16 @@ namespace {
 constexpr std::string_view kNodeKeyPrefix = "nodekey:";
 constexpr std::string_view kPrivKeyPrefix = "privkey:";
 
+}  // namespace
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+namespace {
 
 void ensure_sodium() {
   static const bool ok = sodium_init() >= 0;

@@ -39,6 +39,8 @@ struct NodePrivate {
 std::optional<NodePublic> parse_node_public(std::string_view text);
 // Parses "privkey:<64 hex>" (either case).
 std::optional<NodePrivate> parse_node_private(std::string_view text);
+// The value of one hex digit (either case), or -1.
+int hex_value(char c);
 // Parses exactly 64 hex digits into 32 bytes.
 std::optional<KeyBytes> parse_hex32(std::string_view hex);
 std::string to_hex(std::span<const std::uint8_t> bytes);

@@ -7,6 +7,23 @@
 
 namespace derp::server {
 
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::size_t count_open_fds() {
   std::size_t n = 0;
   if (DIR* d = opendir("/proc/self/fd")) {

@@ -9,6 +9,9 @@
 
 namespace derp::server {
 
+// A Prometheus label value with \, " and newlines escaped, as the text format wants.
+std::string escape_label_value(std::string_view v);
+
 // Open file descriptors of this process (/proc/self/fd), for derp_current_file_descriptors and
 // process_open_fds.
 std::size_t count_open_fds();

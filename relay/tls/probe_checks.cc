@@ -7,7 +7,6 @@
 #include "relay/tls/cert_fields.h"
 
 namespace derp::tls {
-namespace {
 
 std::string utc_text(std::int64_t unix_seconds) {
   std::time_t t = static_cast<std::time_t>(unix_seconds);
@@ -17,8 +16,6 @@ std::string utc_text(std::int64_t unix_seconds) {
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-}  // namespace
 
 std::vector<std::string> check_peer_cert_dates(SSL* ssl, std::int64_t now_unix,
                                                std::int64_t min_remaining_seconds) {

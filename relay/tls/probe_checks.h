@@ -11,6 +11,9 @@ namespace derp::tls {
 
 inline constexpr std::int64_t kProbeMinRemainingSeconds = 7LL * 24 * 60 * 60;
 
+// Unix seconds as "2025-01-02T03:04:05Z".
+std::string utc_text(std::int64_t unix_seconds);
+
 // Every peer certificate that is not self-identified (SKI != AKI; the meta cert qualifies as
 // self-identified) must have NotBefore <= now and must not expire within `min_remaining_seconds`.
 // Returns one line per failing certificate, e.g.
