@@ -1,6 +1,6 @@
 #include "derpctl/probe/map_source.h"
 
-#include "relay/admission/http_call.h"
+#include "relay/client/http_call.h"
 #include "relay/files/small_file.h"
 #include "relay/tls/client_context.h"
 
@@ -13,13 +13,13 @@ boost::asio::awaitable<DerpMapResult> load_derp_map(Executor ex, std::string whe
   std::string text;
   DerpMapResult failed;
   if (url) {
-    derp::admission::HttpCall call;
+    derp::client::HttpCall call;
     call.timeout = timeout;
     call.max_body = kMaxDerpMapBytes;
     call.headers.emplace_back("Accept", "application/json");
     // Named, not temporaries in the co_await: gcc 12 destroys such temporaries twice.
     auto tls = derp::tls::make_client_context(true, ca_file);
-    auto answer = co_await derp::admission::call_url(ex, where, call, tls);
+    auto answer = co_await derp::client::call_url(ex, where, call, tls);
     if (!answer.reached) {
       failed.error = "fetching the DERP map from " + where + ": " + answer.error;
     } else if (answer.status != 200) {

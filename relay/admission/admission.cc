@@ -7,13 +7,17 @@
 #include <stdexcept>
 
 #include "relay/admission/controller_protocol.h"
-#include "relay/admission/http_call.h"
+#include "relay/client/http_call.h"
 #include "relay/logging/event.h"
 #include "relay/tls/client_context.h"
 
 namespace derp::admission {
 
 namespace asio = boost::asio;
+using client::call_unix_socket;
+using client::call_url;
+using client::check_url;
+using client::HttpCall;
 
 std::string_view to_string(DecisionSource s) {
   switch (s) {

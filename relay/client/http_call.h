@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,7 +18,7 @@ namespace boost::asio::ssl {
 class context;
 }
 
-namespace derp::admission {
+namespace derp::client {
 
 struct HttpCall {
   std::string method = "GET";  // GET or POST
@@ -37,6 +38,10 @@ struct HttpAnswer {
   std::string body;
   bool body_too_large = false;  // more than max_body: `body` is incomplete
   std::string error;            // what went wrong, in operator words
+  std::vector<std::pair<std::string, std::string>> headers;  // as received, once reached
+
+  // The first header of that name (case-insensitive), or "".
+  std::string header(std::string_view name) const;
 };
 
 // `url` is http://host[:port][/path] or https://…; an invalid URL is an answer that was not
@@ -51,4 +56,4 @@ boost::asio::awaitable<HttpAnswer> call_unix_socket(boost::asio::any_io_executor
 // Checks a URL for --verify-client-url at start-up: "" when usable, else why not.
 std::string check_url(const std::string& url);
 
-}  // namespace derp::admission
+}  // namespace derp::client

@@ -1,4 +1,4 @@
-#include "relay/admission/http_call.h"
+#include "relay/client/http_call.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 #include <functional>
 #include <limits>
@@ -15,7 +16,7 @@
 #include "relay/tls/client_context.h"
 #include "relay/tls/tls_socket.h"
 
-namespace derp::admission {
+namespace derp::client {
 namespace {
 
 namespace asio = boost::asio;
@@ -91,6 +92,9 @@ asio::awaitable<HttpAnswer> exchange(Stream& stream, const HttpCall& call,
   }
   answer.reached = true;
   answer.status = parser.get().result_int();
+  for (const auto& field : parser.get()) {
+    answer.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   if (auto length = parser.content_length(); length && *length > call.max_body) {
     answer.body_too_large = true;
     answer.error = "answer body of " + std::to_string(*length) + " bytes";
@@ -110,8 +114,15 @@ asio::awaitable<HttpAnswer> exchange(Stream& stream, const HttpCall& call,
 
 }  // namespace
 
+std::string HttpAnswer::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (boost::beast::iequals(key, name)) return value;
+  }
+  return "";
+}
+
 std::string check_url(const std::string& url) {
-  auto parsed = client::parse_derp_url(url);
+  auto parsed = parse_derp_url(url);
   if (!parsed || parsed->websocket) return "\"" + url + "\" is not an http:// or https:// URL";
   return "";
 }
@@ -119,7 +130,7 @@ std::string check_url(const std::string& url) {
 asio::awaitable<HttpAnswer> call_url(asio::any_io_executor ex, std::string url, HttpCall call,
                                      std::shared_ptr<asio::ssl::context> tls_context) {
   HttpAnswer answer;
-  auto parsed = client::parse_derp_url(url);
+  auto parsed = parse_derp_url(url);
   if (!parsed || parsed->websocket) {
     answer.error = check_url(url);
     co_return answer;
@@ -188,4 +199,4 @@ asio::awaitable<HttpAnswer> call_unix_socket(asio::any_io_executor ex, std::stri
   co_return answer;
 }
 
-}  // namespace derp::admission
+}  // namespace derp::client
