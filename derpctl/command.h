@@ -48,6 +48,7 @@ void add_drain_commands(CLI::App& app, Globals& g, Action& action);
 void add_region_commands(CLI::App& app, Globals& g, Action& action);
 void add_limits_commands(CLI::App& app, Globals& g, Action& action);
 void add_admit_commands(CLI::App& app, Globals& g, Action& action);
+void add_cert_commands(CLI::App& app, Globals& g, Action& action);
 // `probe`: needs no admin API (derpctl/probe/).
 void add_probe_command(CLI::App& app, Globals& g, Action& action);
 

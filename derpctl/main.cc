@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   add_region_commands(app, g, action);
   add_limits_commands(app, g, action);
   add_admit_commands(app, g, action);
+  add_cert_commands(app, g, action);
   add_probe_command(app, g, action);
 
   try {

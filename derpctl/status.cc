@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "derpctl/admin_connection.h"
+#include "derpctl/cert.h"
 #include "derpctl/limits_text.h"
 #include "derpctl/output.h"
 #include "derpctl/state_text.h"
@@ -34,10 +35,7 @@ int run_status(const Globals& g) {
   }
   t.add({"state", state});
   for (const auto& l : st.listeners()) t.add({"listener " + l.kind(), l.address()});
-  if (st.has_tls()) {
-    t.add({"tls subject", st.tls().subject()});
-    t.add({"tls expires", format_time(st.tls().not_after())});
-  }
+  if (st.has_tls()) add_cert_rows(st.tls(), t);
   t.add({"workers", std::to_string(st.workers())});
   t.add({"clients", std::to_string(st.clients()) + " (" + std::to_string(st.home_clients()) +
                         " home, " + std::to_string(st.mesh_peers()) + " mesh peers)"});

@@ -18,6 +18,7 @@ packages=(
   coturn                                         # turnutils_stunclient, a real STUN client for tests
   curl iproute2 procps
   openssl                                        # its CLI checks the CSRs relay/tls builds (tests)
+  pebble                                         # a real ACME server (and its DNS) for the ACME tests
   gdb                                            # stacks of a derpd that hangs on stop, in test logs
 )
 

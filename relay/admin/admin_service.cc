@@ -497,6 +497,45 @@ Status AdminService::Undrain(Ctx* ctx, const pb::UndrainRequest*, pb::UndrainRes
   return Status::OK;
 }
 
+Status AdminService::RenewCertificate(Ctx* ctx, const pb::RenewCertificateRequest*,
+                                      pb::RenewCertificateResponse* out) {
+  if (auto s = authorize(*ctx, auth_); !s.ok()) return s;
+  if (!facts_.renew_cert) {
+    return {StatusCode::FAILED_PRECONDITION,
+            "this node does not use ACME (--certmode manual or plain HTTP): replace the "
+            "certificate files instead; they are reloaded when they change"};
+  }
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<std::pair<bool, std::string>> result;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  spdlog::info("admin: certificate renewal asked for");
+  facts_.renew_cert([outcome](bool ok, const std::string& result) {
+    std::lock_guard lock(outcome->mu);
+    outcome->result.emplace(ok, result);
+    outcome->cv.notify_all();
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  std::unique_lock lock(outcome->mu);
+  while (!outcome->result) {
+    if (ctx->IsCancelled()) return {StatusCode::CANCELLED, "cancelled; the renewal goes on"};
+    if (shutting_down_->load()) return {StatusCode::UNAVAILABLE, "derpd is shutting down"};
+    if (std::chrono::steady_clock::now() > deadline) {
+      return {StatusCode::DEADLINE_EXCEEDED,
+              "no result within 5 minutes; the renewal goes on (see derpctl status)"};
+    }
+    outcome->cv.wait_for(lock, kStreamPoll);
+  }
+  out->set_ok(outcome->result->first);
+  out->set_result(outcome->result->second);
+  if (facts_.cert) {
+    if (auto c = facts_.cert()) to_proto(*c, *out->mutable_tls());
+  }
+  return Status::OK;
+}
+
 Status AdminService::SetConnectionLimits(Ctx* ctx, const pb::SetConnectionLimitsRequest* req,
                                          pb::ConnectionLimits* out) {
   if (auto s = authorize(*ctx, auth_); !s.ok()) return s;

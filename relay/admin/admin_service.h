@@ -51,6 +51,8 @@ class AdminService final : public ::derpd::admin::v1::Admin::Service {
                               ::derpd::admin::v1::RecentRefusalsResponse*) override;
   grpc::Status SetClientRateLimit(Ctx*, const ::derpd::admin::v1::ClientRateLimitChange*,
                                   ::derpd::admin::v1::ClientRateLimits*) override;
+  grpc::Status RenewCertificate(Ctx*, const ::derpd::admin::v1::RenewCertificateRequest*,
+                                ::derpd::admin::v1::RenewCertificateResponse*) override;
   grpc::Status ListClientRateLimits(Ctx*, const ::derpd::admin::v1::ListClientRateLimitsRequest*,
                                     ::derpd::admin::v1::ClientRateLimits*) override;
 

@@ -186,6 +186,16 @@ void to_proto(const CertSummary& c, pb::TlsCertificate& out) {
   out.mutable_not_after()->set_seconds(c.not_after);
   out.set_sha256(c.sha256_hex);
   out.set_path(c.path);
+  out.set_issuer(c.issuer);
+  out.set_certmode(c.certmode);
+  out.set_present(c.present);
+  out.set_acme_directory(c.acme_directory);
+  if (c.last_renewal_attempt > 0) {
+    out.mutable_last_renewal_attempt()->set_seconds(c.last_renewal_attempt);
+    out.set_last_renewal_ok(c.last_renewal_ok);
+    out.set_last_renewal_result(c.last_renewal_result);
+  }
+  if (c.next_renewal_check > 0) out.mutable_next_renewal_check()->set_seconds(c.next_renewal_check);
 }
 
 std::optional<protocol::NodePublic> parse_client_key(std::string_view text) {

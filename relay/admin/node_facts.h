@@ -58,13 +58,25 @@ struct AdmitRulesControl {
 };
 
 struct CertSummary {
+  bool present = true;  // false: an ACME node still waiting for its first certificate
   std::string path;
   std::string subject;
+  std::string issuer;
   std::vector<std::string> sans;
   std::int64_t not_before = 0;  // Unix seconds
   std::int64_t not_after = 0;
   std::string sha256_hex;
+  std::string certmode;
+  // ACME modes (relay/acme/cert_manager.h).
+  std::string acme_directory;
+  std::int64_t last_renewal_attempt = 0;  // 0: none since start
+  bool last_renewal_ok = false;
+  std::string last_renewal_result;
+  std::int64_t next_renewal_check = 0;
 };
+
+// Starts a certificate renewal and calls back with its result, from any thread.
+using CertRenewer = std::function<void(std::function<void(bool ok, const std::string& result)>)>;
 
 struct ListenerInfo {
   std::string kind;  // "derp", "http", "stun", "admin"
@@ -75,6 +87,7 @@ struct NodeFacts {
   std::string version;
   std::vector<ListenerInfo> listeners;
   std::function<std::optional<CertSummary>()> cert;  // empty or nullopt: plain HTTP
+  CertRenewer renew_cert;                            // empty: not an ACME node
   MeshHealthProvider mesh;                           // empty: no mesh
   MeshChanger change_mesh;                           // empty: membership is fixed
   AdmitRulesControl admit;                           // empty: no --admit-file

@@ -28,6 +28,7 @@
 #include "relay/logging/event.h"
 #include "relay/logging/log_throttle.h"
 #include "relay/server/ask_workers.h"
+#include "relay/tls/acme_challenge.h"
 #include "relay/tls/tls_socket.h"
 #include "relay/transport/plain_socket.h"
 #include "relay/transport/port_group.h"
@@ -128,6 +129,12 @@ void fill_body_from_node(Route& r, const DebugPages& pages,
     r.response.body() = pages.varz_text ? pages.varz_text() : "";
   } else if (r.kind == RouteKind::kBootstrapDns) {
     if (pages.bootstrap_dns) r.response.body() = pages.bootstrap_dns(r.query_name, client_ip);
+  } else if (r.kind == RouteKind::kAcmeHttp01) {
+    auto answer = pages.acme_http01 ? pages.acme_http01(r.query_name) : std::nullopt;
+    r.response.result(answer ? beast_http::status::ok : beast_http::status::not_found);
+    r.response.set(beast_http::field::content_type, "text/plain; charset=utf-8");
+    r.response.body() = answer ? *answer : "404 page not found\n";
+    if (answer) spdlog::info("acme: answered the HTTP-01 challenge for token {}", r.query_name);
   }
 }
 
@@ -302,6 +309,19 @@ asio::awaitable<void> serve_connection(std::shared_ptr<HttpFront::State> st, tcp
     co_await stream.async_handshake(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       spdlog::debug("TLS handshake with {} failed: {}", info.remote_text, ec.message());
+      co_return;
+    }
+    // A CA validating TLS-ALPN-01 only looks at the certificate: the connection ends here and
+    // never reaches HTTP or DERP. The guard's deadline bounds the close.
+    if (tls::is_acme_challenge(stream.native_handle())) {
+      spdlog::info("acme: answered a TLS-ALPN-01 validation from {}", info.remote_text);
+      stream.write_goodbye();
+      stream.flush();
+      std::array<std::uint8_t, 256> ignored;
+      while (!ec) {
+        co_await stream.async_read_some(asio::buffer(ignored),
+                                        asio::redirect_error(asio::use_awaitable, ec));
+      }
       co_return;
     }
     info.transport = server::TransportKind::kTls;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ struct DebugPages {
   // --bootstrap-dns-names.
   std::function<std::string(std::string_view q, const std::array<std::uint8_t, 16>& client_ip)>
       bootstrap_dns;
+  // Port 80: the ACME HTTP-01 key authorisation for a token (relay/acme/challenge_book.h);
+  // nullopt or empty: 404.
+  std::function<std::optional<std::string>(std::string_view token)> acme_http01;
 };
 
 class HttpFront {

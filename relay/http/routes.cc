@@ -1,5 +1,7 @@
 #include "relay/http/routes.h"
 
+#include "relay/acme/jws.h"
+
 #include <boost/algorithm/string/predicate.hpp>
 
 #include "relay/protocol/key.h"
@@ -104,6 +106,18 @@ Route debug_route(std::string_view path, const RequestContext& ctx) {
 
 Route port80_route(const Request& req, std::string_view path, const RequestContext& ctx) {
   if (path == "/generate_204") return respond(generate_204(req));
+  // RFC 8555 §8.3: the CA fetches the key authorisation over plain HTTP; derper's autocert
+  // answers on port 80 too. Tokens are base64url; anything else is nobody's challenge.
+  constexpr std::string_view kAcmePrefix = "/.well-known/acme-challenge/";
+  if (path.starts_with(kAcmePrefix) && req.method() == beast_http::verb::get) {
+    std::string_view token = path.substr(kAcmePrefix.size());
+    if (!acme::valid_token(token))
+      return respond(make(beast_http::status::not_found, "404 page not found\n"));
+    Route route;
+    route.kind = RouteKind::kAcmeHttp01;
+    route.query_name = std::string(token);
+    return route;
+  }
   if (path.starts_with("/debug")) return debug_route(path, ctx);
   if (req.method() != beast_http::verb::get && req.method() != beast_http::verb::head) {
     return respond(make(beast_http::status::bad_request, "Use HTTPS\n"));

@@ -30,6 +30,7 @@ enum class RouteKind {
   kDebugVars,         // JSON of counters (filled by the caller)
   kDebugVarz,         // Prometheus text (filled by the caller)
   kBootstrapDns,      // `response` has the headers; the caller fills the body (names resolved)
+  kAcmeHttp01,  // port 80: ACME HTTP-01 for token `query_name`; the caller answers or sends 404
 };
 
 struct Route {
@@ -37,7 +38,7 @@ struct Route {
   Response response;
   bool fast_start = false;  // Derp-Fast-Start: 1 (no 101 is written)
   bool not_ideal = false;   // Ideal-Node header present
-  std::string query_name;   // /bootstrap-dns?q=NAME: NAME, percent-decoded
+  std::string query_name;   // /bootstrap-dns?q=NAME: NAME, percent-decoded; HTTP-01: the token
 };
 
 // The value of `key` in `target`'s query string, percent-decoded ('+' as a space), as Go's

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "relay/acme/cert_manager.h"
 #include "relay/admin/admin_endpoint.h"
 #include "relay/admin/auth.h"
 #include "relay/http/http_front.h"
@@ -21,7 +22,7 @@ std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, b
                                                   server::DrainController& drain,
                                                   std::vector<http::HttpFront*> fronts,
                                                   stun::StunServer* stun, tls::CertStore* certs,
-                                                  admin::NodeFacts facts) {
+                                                  acme::CertManager* acme, admin::NodeFacts facts) {
   std::erase(fronts, nullptr);
   admin::AdminEndpointConfig config;
   config.socket_path = options.socket_path;
@@ -48,9 +49,34 @@ std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, b
         {"stun", "udp " + host_port(stun->config().host, stun->local_port())});
   }
   if (certs) {
-    facts.cert = [certs]() -> std::optional<admin::CertSummary> {
-      auto c = certs->cert_info();
-      return admin::CertSummary{c.path, c.subject, c.sans, c.not_before, c.not_after, c.sha256_hex};
+    facts.cert = [certs, acme]() -> std::optional<admin::CertSummary> {
+      admin::CertSummary summary;
+      if (auto c = certs->cert_info()) {
+        summary.path = c->path;
+        summary.subject = c->subject;
+        summary.issuer = c->issuer;
+        summary.sans = c->sans;
+        summary.not_before = c->not_before;
+        summary.not_after = c->not_after;
+        summary.sha256_hex = c->sha256_hex;
+      } else {
+        summary.present = false;
+      }
+      summary.certmode = acme ? acme->config().certmode : "manual";
+      if (acme) {
+        auto renewal = acme->status();
+        summary.acme_directory = acme->config().directory_url;
+        summary.last_renewal_attempt = renewal.last_attempt;
+        summary.last_renewal_ok = renewal.last_ok;
+        summary.last_renewal_result = renewal.last_result;
+        summary.next_renewal_check = renewal.next_check;
+      }
+      return summary;
+    };
+  }
+  if (acme) {
+    facts.renew_cert = [acme](std::function<void(bool, const std::string&)> done) {
+      acme->renew_now(std::move(done));
     };
   }
 

@@ -26,6 +26,9 @@ class CertStore;
 namespace derp::admin {
 class AdminEndpoint;
 }
+namespace derp::acme {
+class CertManager;
+}
 
 namespace derp::main {
 
@@ -39,6 +42,6 @@ std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, b
                                                   server::DrainController& drain,
                                                   std::vector<http::HttpFront*> fronts,
                                                   stun::StunServer* stun, tls::CertStore* certs,
-                                                  admin::NodeFacts facts);
+                                                  acme::CertManager* acme, admin::NodeFacts facts);
 
 }  // namespace derp::main

@@ -16,6 +16,7 @@
 
 #include "mesh/mesh_link.h"
 #include "mesh/mesh_peers.h"
+#include "relay/acme/cert_manager.h"
 #include "relay/admin/admin_endpoint.h"
 #include "relay/admission/admission.h"
 #include "relay/http/http_front.h"
@@ -126,12 +127,21 @@ int run_node(const Options& options) {
     o.certmode = "manual-disabled";
   }
   ListenAddress listen = parse_listen_address(o.addr);
-  const bool tls = !o.dev && (listen.port == 443 || o.certmode == "manual");
-  if (tls && o.certmode != "manual") {
+  const bool tls = !o.dev && (listen.port == 443 || o.certmode == "manual" || o.force_tls);
+  const bool acme_mode = tls && (o.certmode == "letsencrypt" || o.certmode == "gcp");
+  if (tls && !acme_mode && o.certmode != "manual") {
+    throw std::runtime_error("--certmode " + o.certmode +
+                             " is not a certificate mode: use letsencrypt (the default), gcp or "
+                             "manual");
+  }
+  if (acme_mode && tls::parse_tls_hostname(o.hostname).is_ip && !o.acme_ip_certs) {
     throw std::runtime_error(
-        "--certmode " + o.certmode +
-        " is not supported yet: use --certmode manual with <certdir>/<hostname>.crt and .key, "
-        "or listen on a port other than 443 for plain HTTP (-a :3340)");
+        "--hostname " + o.hostname + " is an IP address: --certmode " + o.certmode +
+        " certifies an IP only with --acme-ip-certs (the CA must issue for IP addresses); "
+        "or use --certmode manual, which writes a self-signed certificate");
+  }
+  if (o.acme_ip_certs && o.certmode != "letsencrypt") {
+    throw std::runtime_error("--acme-ip-certs needs --certmode letsencrypt");
   }
 
   // Sockets from derpd.socket (systemd socket activation), matched to the listeners by port, so
@@ -219,10 +229,15 @@ int run_node(const Options& options) {
                            o.mesh_with, o.mesh_with_file);
   server.start();
 
+  // Declared before the certificates that look answers up in it, and the manager after them: the
+  // manager stops first.
+  acme::ChallengeBook acme_challenges;
   std::unique_ptr<tls::CertStore> certs;
+  std::unique_ptr<acme::CertManager> cert_manager;
   if (tls) {
     tls::ServerTlsConfig tls_config;
-    tls_config.certmode = "manual";
+    tls_config.certmode = acme_mode ? o.certmode : "manual";
+    if (acme_mode) tls_config.acme_challenges = acme_challenges.tls_alpn01_lookup();
     tls_config.certdir = o.certdir.empty() ? default_certdir() : o.certdir;
     std::error_code dir_error;
     std::filesystem::create_directories(tls_config.certdir, dir_error);
@@ -234,6 +249,20 @@ int run_node(const Options& options) {
     if (!certs->generated_node_json().empty()) {
       spdlog::info("generated a self-signed certificate for {}; DERP map node: {}", o.hostname,
                    certs->generated_node_json());
+    }
+    if (acme_mode) {
+      acme::CertManagerConfig acme_config;
+      acme_config.certmode = o.certmode;
+      acme_config.directory_url = o.acme_directory_url;
+      acme_config.email = o.acme_email;
+      acme_config.eab_kid = o.acme_eab_kid;
+      acme_config.eab_key = o.acme_eab_key;
+      acme_config.ca_file = o.acme_ca_file;
+      acme_config.certdir = tls_config.certdir;
+      acme_config.challenge = o.acme_challenge;
+      acme_config.http01_listener = o.http_port > 0;
+      acme_config.name = certs->hostname().host;
+      cert_manager = std::make_unique<acme::CertManager>(acme_config, *certs, acme_challenges);
     }
   }
 
@@ -253,7 +282,7 @@ int run_node(const Options& options) {
   // metrics through this, which every state change updates.
   auto drain_state =
       std::make_shared<std::atomic<server::DrainState>>(server::DrainState::kServing);
-  auto collect_node_metrics = [&mesh_control, &certs, drain_state] {
+  auto collect_node_metrics = [&mesh_control, &certs, &cert_manager, drain_state] {
     NodeMetrics m;
     m.version = DERPD_VERSION;
     m.drain = drain_state->load();
@@ -262,11 +291,14 @@ int run_node(const Options& options) {
       m.mesh.push_back(
           {h.peer, h.state, h.reconnects, h.peer_present_count, h.packets_out, h.bytes_out});
     }
-    if (certs) {
-      auto c = certs->cert_info();
-      std::string name = c.subject;
-      if (!c.sans.empty()) name = c.sans.front().substr(c.sans.front().find(':') + 1);
-      m.certs.push_back({name, c.not_after});
+    if (auto c = certs ? certs->cert_info() : std::nullopt) {
+      std::string name = c->subject;
+      if (!c->sans.empty()) name = c->sans.front().substr(c->sans.front().find(':') + 1);
+      m.certs.push_back({name, c->not_after});
+    }
+    if (cert_manager) {
+      auto renewal = cert_manager->status();
+      m.acme = AcmeMetrics{renewal.renewals_ok, renewal.renewals_failed};
     }
     return node_metrics_text(m) + process_metrics_text();
   };
@@ -293,7 +325,12 @@ int run_node(const Options& options) {
     if (bootstrap_dns) out += bootstrap_dns->metrics_text();
     return out;
   };
-  http::DebugPages pages{collect_vars, collect_varz, {}};
+  http::DebugPages pages{collect_vars, collect_varz, {}, {}};
+  if (cert_manager) {
+    pages.acme_http01 = [&acme_challenges](std::string_view token) {
+      return acme_challenges.http01(token);
+    };
+  }
   if (bootstrap_dns) {
     pages.bootstrap_dns = [b = bootstrap_dns.get()](std::string_view q,
                                                     const std::array<std::uint8_t, 16>& ip) {
@@ -337,6 +374,8 @@ int run_node(const Options& options) {
     port80 = std::make_unique<http::HttpFront>(server, plain, pages);
     port80->start();
   }
+  // The listeners run: the CA's validation can reach them.
+  if (cert_manager) cert_manager->start();
 
   if (o.stun) {
     stun::StunConfig stun_config;
@@ -455,8 +494,9 @@ int run_node(const Options& options) {
   facts.drain_rate = o.drain_rate;
   facts.limits = connection_limits;
   facts.rate_config = o.rate_config;
-  auto admin_endpoint = start_admin(o.admin, o.dev, server, drain, {&front, port80.get()},
-                                    stun_server.get(), certs.get(), std::move(facts));
+  auto admin_endpoint =
+      start_admin(o.admin, o.dev, server, drain, {&front, port80.get()}, stun_server.get(),
+                  certs.get(), cert_manager.get(), std::move(facts));
   std::string derp_url = front.describe() + "/derp";
   std::string stun_text =
       stun_server ? "udp " + host_port(listen.host, stun_server->local_port()) : "off";
@@ -485,9 +525,10 @@ int run_node(const Options& options) {
     if (!certs) return;
     std::string error;
     if (certs->reload_if_changed(error)) {
+      const std::string subject = certs->cert_info() ? certs->cert_info()->subject : "";
       logging::log_event(spdlog::level::info, "cert_reloaded",
-                         {{"trigger", why}, {"subject", certs->cert_info().subject}},
-                         "TLS certificate reloaded ({}): {}", why, certs->cert_info().subject);
+                         {{"trigger", why}, {"subject", subject}},
+                         "TLS certificate reloaded ({}): {}", why, subject);
     } else if (!error.empty()) {
       logging::log_event(spdlog::level::err, "cert_reload_failed", {{"error", error}},
                          "TLS certificate reload failed, still serving the previous one: {}",
@@ -607,6 +648,7 @@ int run_node(const Options& options) {
         .count();
   };
   admin_endpoint.reset();  // its calls use the fronts and the core: stop it first
+  if (cert_manager) cert_manager->stop();
 
   front.stop();
   if (port80) port80->stop();

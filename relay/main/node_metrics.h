@@ -29,11 +29,17 @@ struct CertMetrics {
   std::int64_t not_after = 0;  // Unix seconds
 };
 
+struct AcmeMetrics {
+  std::uint64_t renewals_ok = 0;
+  std::uint64_t renewals_failed = 0;
+};
+
 struct NodeMetrics {
   std::string version;
   server::DrainState drain = server::DrainState::kServing;
   std::vector<MeshLinkMetrics> mesh;
   std::vector<CertMetrics> certs;
+  std::optional<AcmeMetrics> acme;  // ACME cert modes only
 };
 
 // Pure: the text for `m`.

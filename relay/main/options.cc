@@ -90,14 +90,40 @@ void add_flags(CLI::App& app, Options& o) {
                "Development node: plain HTTP on 127.0.0.1:3340, STUN on 127.0.0.1:3478, a fresh "
                "key each start, mesh key from $TAILSCALE_DERPER_MESH_KEY");
   app.add_flag("--version", o.print_version, "Print the version and exit");
-  app.add_option("--hostname", o.hostname, "TLS hostname (may be an IP with --certmode=manual)")
+  app.add_option("--hostname", o.hostname,
+                 "TLS hostname (an IP with --certmode=manual, or letsencrypt with --acme-ip-certs)")
       ->capture_default_str();
   app.add_option("--certmode", o.certmode,
-                 "Certificate mode: manual (<certdir>/<hostname>.crt and .key, reloaded when they "
-                 "change). letsencrypt and gcp are not supported yet")
+                 "Certificate mode: letsencrypt (ACME, obtained and renewed in the background; "
+                 "needs TCP 443 or 80 open to the CA), gcp (Google's ACME CA; needs --acme-email "
+                 "and --acme-eab-kid/--acme-eab-key) or manual (<certdir>/<hostname>.crt and .key, "
+                 "reloaded when they change)")
       ->capture_default_str();
   app.add_option("--certdir", o.certdir,
-                 "Folder of the certificates (default: ~/.cache/tailscale/derper-certs)");
+                 "Folder of the certificates and the ACME account key (default: "
+                 "~/.cache/tailscale/derper-certs; derper's ACME files there are taken over)");
+  app.add_flag("--tls", o.force_tls,
+               "Serve TLS on --addr whatever its port, also with --certmode letsencrypt/gcp (e.g. "
+               "behind a port forward from 443); derper serves TLS only on port 443 or with "
+               "--certmode manual")
+      ->capture_default_str();
+  app.add_option("--acme-email", o.acme_email, "ACME account contact address (required for gcp)");
+  app.add_option("--acme-eab-kid", o.acme_eab_kid, "ACME External Account Binding key ID");
+  app.add_option("--acme-eab-key", o.acme_eab_key,
+                 "ACME External Account Binding MAC key, base64url or standard base64");
+  app.add_flag("--acme-ip-certs", o.acme_ip_certs,
+               "Allow an IP --hostname with --certmode letsencrypt: certify that IP (RFC 8738)")
+      ->capture_default_str();
+  app.add_option("--acme-directory-url", o.acme_directory_url,
+                 "ACME directory instead of the mode's CA, e.g. Let's Encrypt staging "
+                 "https://acme-staging-v02.api.letsencrypt.org/directory or a private CA");
+  app.add_option("--acme-ca-file", o.acme_ca_file,
+                 "PEM file of CA certificates to trust for the ACME directory's HTTPS, beside the "
+                 "system's (a private CA)");
+  app.add_option("--acme-challenge", o.acme_challenge,
+                 "ACME challenge: auto (TLS-ALPN-01 on the TLS port, else HTTP-01 on --http-port), "
+                 "tls-alpn-01 or http-01")
+      ->capture_default_str();
   app.add_option("--home", o.home,
                  "Home page: empty for the default page, \"blank\", or an http(s):// URL to "
                  "redirect to");

@@ -27,6 +27,15 @@ struct Options {
   std::string hostname = "derp.tailscale.com";
   std::string certmode = "letsencrypt";
   std::string certdir;
+  // ACME (--certmode letsencrypt / gcp), relay/acme.
+  std::string acme_email;
+  std::string acme_eab_kid;
+  std::string acme_eab_key;
+  bool acme_ip_certs = false;
+  std::string acme_directory_url;  // ours: a staging or private CA, or a test server
+  std::string acme_ca_file;        // ours: trust for that CA's HTTPS API
+  std::string acme_challenge = "auto";
+  bool force_tls = false;  // --tls: TLS on --addr whatever its port
   std::string home;
   std::string mesh_psk_file;
   std::string mesh_with;

@@ -1,7 +1,10 @@
 #include "relay/tls/cert_builder.h"
 
 #include <openssl/bn.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
+
+#include <memory>
 
 #include "relay/tls/tls_error.h"
 
@@ -24,6 +27,28 @@ void add_subject_alt_names(X509* cert, const CertSpec& spec) {
   int ok = X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT);
   GENERAL_NAMES_free(names);
   check(ok, "add subjectAltName");
+}
+
+// id-pe-acmeIdentifier, critical, whose value is the DER OCTET STRING of the digest.
+void add_acme_identifier(X509* cert, const std::vector<std::uint8_t>& digest) {
+  std::unique_ptr<ASN1_OBJECT, OpenSslDeleter<ASN1_OBJECT_free>> oid(
+      OBJ_txt2obj("1.3.6.1.5.5.7.1.31", /*no_name=*/1));
+  std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>> inner(
+      ASN1_OCTET_STRING_new());
+  if (!oid || !inner ||
+      ASN1_OCTET_STRING_set(inner.get(), digest.data(), static_cast<int>(digest.size())) != 1) {
+    throw TlsError(openssl_error("tls: issuing certificate: acmeIdentifier"));
+  }
+  unsigned char* der = nullptr;
+  int der_len = i2d_ASN1_OCTET_STRING(inner.get(), &der);
+  std::unique_ptr<ASN1_OCTET_STRING, OpenSslDeleter<ASN1_OCTET_STRING_free>> value(
+      ASN1_OCTET_STRING_new());
+  bool ok = der_len > 0 && value && ASN1_OCTET_STRING_set(value.get(), der, der_len) == 1;
+  OPENSSL_free(der);
+  if (!ok) throw TlsError(openssl_error("tls: issuing certificate: acmeIdentifier"));
+  X509ExtensionPtr ext(X509_EXTENSION_create_by_OBJ(nullptr, oid.get(), /*crit=*/1, value.get()));
+  if (!ext) throw TlsError(openssl_error("tls: issuing certificate: acmeIdentifier"));
+  check(X509_add_ext(cert, ext.get(), -1), "add acmeIdentifier");
 }
 
 }  // namespace
@@ -106,6 +131,7 @@ X509Ptr issue_cert(const CertSpec& spec, EVP_PKEY* subject_key, X509* issuer,
     if (issuer != nullptr) add_conf_ext(cert.get(), &ctx, NID_authority_key_identifier, "keyid");
   }
   add_subject_alt_names(cert.get(), spec);
+  if (!spec.acme_identifier.empty()) add_acme_identifier(cert.get(), spec.acme_identifier);
 
   EVP_PKEY* signer = issuer ? issuer_key : subject_key;
   if (X509_sign(cert.get(), signer, EVP_sha256()) <= 0) {

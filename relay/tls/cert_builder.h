@@ -19,6 +19,9 @@ struct CertSpec {
   bool key_identifiers = false;  // add SubjectKeyId, and AuthorityKeyId when an issuer is given
   std::string key_usage;         // OpenSSL syntax, e.g. "critical,digitalSignature"; "" for none
   std::string ext_key_usage;     // e.g. "serverAuth"; "" for none
+  // TLS-ALPN-01 (RFC 8737 §3): the SHA-256 of the key authorisation, put in the critical
+  // id-pe-acmeIdentifier extension. Empty: no such extension.
+  std::vector<std::uint8_t> acme_identifier;
 };
 
 // DNS and IP subjectAltNames, owned by the caller (GENERAL_NAMES_free); for certificates and

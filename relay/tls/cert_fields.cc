@@ -37,12 +37,24 @@ std::string ip_text(const ASN1_OCTET_STRING* ip) {
 
 }  // namespace
 
-std::string subject_text(X509* cert) {
+namespace {
+
+std::string name_text(X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
   char* data = nullptr;
   long n = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::string subject_text(X509* cert) {
+  return name_text(X509_get_subject_name(cert));
+}
+
+std::string issuer_text(X509* cert) {
+  return name_text(X509_get_issuer_name(cert));
 }
 
 std::string common_name(X509* cert) {

@@ -11,6 +11,7 @@ namespace derp::tls {
 
 // RFC 2253 subject, e.g. "CN=derp.example.com,O=Example".
 std::string subject_text(X509* cert);
+std::string issuer_text(X509* cert);
 // The subject CommonName, or "" without one.
 std::string common_name(X509* cert);
 // SANs as "DNS:name" / "IP:addr" / "URI:..." / "email:...", in certificate order.

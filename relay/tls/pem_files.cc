@@ -33,7 +33,10 @@ std::string bio_text(BIO* bio) {
 }  // namespace
 
 std::vector<X509Ptr> read_cert_chain_file(const std::string& path) {
-  std::string pem = read_whole_file(path, "certificate");
+  return read_cert_chain_pem(read_whole_file(path, "certificate"), "certificate file " + path);
+}
+
+std::vector<X509Ptr> read_cert_chain_pem(std::string_view pem, const std::string& what) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   std::vector<X509Ptr> chain;
   ERR_clear_error();
@@ -44,24 +47,26 @@ std::vector<X509Ptr> read_cert_chain_file(const std::string& path) {
   unsigned long err = ERR_peek_last_error();
   if (err != 0 &&
       !(ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
-    throw TlsError(openssl_error("tls: certificate file " + path + " is not valid PEM"));
+    throw TlsError(openssl_error("tls: " + what + " is not valid PEM"));
   }
   ERR_clear_error();
   if (chain.empty()) {
-    throw TlsError("tls: certificate file " + path +
+    throw TlsError("tls: " + what +
                    " holds no PEM certificate (expected \"-----BEGIN CERTIFICATE-----\")");
   }
   return chain;
 }
 
 EvpPkeyPtr read_private_key_file(const std::string& path) {
-  std::string pem = read_whole_file(path, "private key");
+  return read_private_key_pem(read_whole_file(path, "private key"), "private key file " + path);
+}
+
+EvpPkeyPtr read_private_key_pem(std::string_view pem, const std::string& what) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   ERR_clear_error();
   EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
-    throw TlsError(
-        openssl_error("tls: private key file " + path + " holds no unencrypted PEM private key"));
+    throw TlsError(openssl_error("tls: " + what + " holds no unencrypted PEM private key"));
   }
   return key;
 }

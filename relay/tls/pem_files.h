@@ -16,6 +16,9 @@ namespace derp::tls {
 std::vector<X509Ptr> read_cert_chain_file(const std::string& path);
 // The first private key of a PEM file (PKCS#8, or traditional RSA/EC). Throws TlsError.
 EvpPkeyPtr read_private_key_file(const std::string& path);
+// The same from PEM text; `what` names its source in errors ("certificate file /x.crt").
+std::vector<X509Ptr> read_cert_chain_pem(std::string_view pem, const std::string& what);
+EvpPkeyPtr read_private_key_pem(std::string_view pem, const std::string& what);
 
 std::string cert_to_pem(X509* cert);
 std::string private_key_to_pem(EVP_PKEY* key);  // PKCS#8 "PRIVATE KEY"

@@ -7,13 +7,17 @@
 #include <spdlog/spdlog.h>
 
 #include <strings.h>
+#include <algorithm>
 #include <boost/asio/ssl/context.hpp>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
+#include "relay/files/atomic_file.h"
 #include "relay/logging/event.h"
 #include "relay/logging/printable.h"
+#include "relay/tls/acme_challenge.h"
+#include "relay/tls/cert_builder.h"
 #include "relay/tls/cert_fields.h"
 #include "relay/tls/ip_cert.h"
 #include "relay/tls/meta_cert.h"
@@ -33,7 +37,31 @@ constexpr std::int64_t kExpiryWarning = 7LL * 24 * 60 * 60;  // derpprobe's thre
 struct ServerContext {
   ssl::context ctx{ssl::context::tls_server};
   std::string required_sni;  // "" means no SNI check (IP hostname)
+  // ACME modes: the pending TLS-ALPN-01 answers, and whether a real certificate is served yet
+  // (until the first one is issued the context holds a placeholder that no client is shown).
+  AcmeChallengeLookup acme_challenges;
+  bool has_certificate = true;
 };
+
+// Runs before SNI and ALPN are looked at: a TLS-ALPN-01 validation gets its challenge certificate
+// here, and while an ACME node has no certificate yet every other handshake is refused.
+int on_client_hello(SSL* s, int* alert, void* arg) {
+  const auto* sc = static_cast<const ServerContext*>(arg);
+  if (sc->acme_challenges) {
+    bool refuse = false;
+    if (take_acme_challenge(s, sc->acme_challenges, refuse)) return SSL_CLIENT_HELLO_SUCCESS;
+    if (refuse) {
+      spdlog::debug("tls: refusing an acme-tls/1 handshake: no TLS-ALPN-01 challenge is pending");
+      *alert = SSL_AD_UNRECOGNIZED_NAME;
+      return SSL_CLIENT_HELLO_ERROR;
+    }
+  }
+  if (!sc->has_certificate) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
 
 // derper rejects a ClientHello whose SNI differs from -hostname unless -hostname is an IP
 // (protocol §1.2). We compare case-insensitively and ignore one trailing dot, since DNS names are
@@ -41,7 +69,7 @@ struct ServerContext {
 // (derper also rejects a missing SNI for a DNS hostname; no Tailscale client sends none.)
 int check_sni(SSL* s, int* alert, void* arg) {
   const auto* sc = static_cast<const ServerContext*>(arg);
-  if (sc->required_sni.empty()) return SSL_TLSEXT_ERR_OK;
+  if (sc->required_sni.empty() || is_acme_challenge(s)) return SSL_TLSEXT_ERR_OK;
   const char* name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
   if (name == nullptr) return SSL_TLSEXT_ERR_OK;
   std::string_view sni(name);
@@ -57,13 +85,17 @@ int check_sni(SSL* s, int* alert, void* arg) {
 }
 
 // DERP and WebSocket-DERP need an HTTP/1.1 Upgrade: select http/1.1 when offered and never h2.
-// A client offering neither gets no ALPN answer rather than a failed handshake.
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+// A client offering neither gets no ALPN answer rather than a failed handshake. A TLS-ALPN-01
+// validation must get acme-tls/1 (RFC 8737 §3).
+int select_alpn(SSL* s, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                 unsigned int inlen, void*) {
   static const unsigned char kHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  static const unsigned char kAcme[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
+  const bool acme = is_acme_challenge(s);
   unsigned char* selected = nullptr;
   unsigned char selected_len = 0;
-  if (inlen == 0 || SSL_select_next_proto(&selected, &selected_len, kHttp11, sizeof(kHttp11), in,
+  if (inlen == 0 || SSL_select_next_proto(&selected, &selected_len, acme ? kAcme : kHttp11,
+                                          acme ? sizeof(kAcme) : sizeof(kHttp11), in,
                                           inlen) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;
   }
@@ -74,9 +106,13 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 std::shared_ptr<ssl::context> build_context(const std::vector<X509Ptr>& chain, EVP_PKEY* key,
                                             X509* meta_cert, const std::string& required_sni,
-                                            const std::string& cert_path) {
+                                            const std::string& cert_path,
+                                            const AcmeChallengeLookup& acme_challenges,
+                                            bool has_certificate) {
   auto sc = std::make_shared<ServerContext>();
   sc->required_sni = required_sni;
+  sc->acme_challenges = acme_challenges;
+  sc->has_certificate = has_certificate;
   SSL_CTX* ctx = sc->ctx.native_handle();
   auto fail = [&](std::string_view what) {
     return TlsError(openssl_error("tls: " + cert_path + ": " + std::string(what)));
@@ -113,6 +149,7 @@ std::shared_ptr<ssl::context> build_context(const std::vector<X509Ptr>& chain, E
   SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
   SSL_CTX_set_tlsext_servername_arg(ctx, sc.get());
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+  SSL_CTX_set_client_hello_cb(ctx, on_client_hello, sc.get());
   return std::shared_ptr<ssl::context>(sc, &sc->ctx);
 }
 
@@ -123,6 +160,12 @@ std::string join(const std::vector<std::string>& items) {
     out += s;
   }
   return out.empty() ? "none" : out;
+}
+
+std::string chain_pem(const std::vector<X509Ptr>& chain) {
+  std::string pem;
+  for (const auto& cert : chain) pem += cert_to_pem(cert.get());
+  return pem;
 }
 
 bool file_exists(const std::string& path) {
@@ -142,17 +185,25 @@ CertStore::CertStore(ServerTlsConfig config, const protocol::NodePublic& server_
     : config_(std::move(config)),
       hostname_(parse_tls_hostname(config_.hostname)),
       server_key_(server_key) {
-  if (config_.certmode != "manual") {
-    throw TlsError("tls: certmode \"" + config_.certmode +
-                   "\" is not supported; use -certmode=manual with certificate files in -certdir");
+  acme_ = config_.certmode == "letsencrypt" || config_.certmode == "gcp";
+  if (!acme_ && config_.certmode != "manual") {
+    throw TlsError("tls: unknown certmode \"" + config_.certmode +
+                   "\"; use manual, letsencrypt or gcp");
   }
   if (hostname_.host.empty()) throw TlsError("tls: -hostname is empty; it is needed for TLS");
   if (config_.certdir.empty()) throw TlsError("tls: -certdir is empty");
-  std::string stem = cert_file_stem(hostname_.host);
+  // ACME names an IP certificate's files with ':' turned into '.' (protocol §9.2).
+  std::string stem = hostname_.host;
+  if (acme_ && hostname_.is_ip) std::replace(stem.begin(), stem.end(), ':', '.');
+  stem = cert_file_stem(stem);
   std::string dir = config_.certdir;
   if (!dir.ends_with('/')) dir += '/';
   cert_path_ = dir + stem + ".crt";
   key_path_ = dir + stem + ".key";
+  if (acme_) {
+    start_acme(dir);
+    return;
+  }
 
   bool have_cert = file_exists(cert_path_);
   bool have_key = file_exists(key_path_);
@@ -171,6 +222,54 @@ CertStore::CertStore(ServerTlsConfig config, const protocol::NodePublic& server_
   std::string error;
   FileStamps stamps = stat_files(error);
   install(load(), stamps);
+}
+
+void CertStore::start_acme(const std::string& dir) {
+  // derper's autocert keeps key and chain in one file named after the host: take it over once,
+  // so that switching from derper does not cost a new certificate.
+  const std::string derper_file = dir + hostname_.host;
+  if (!file_exists(cert_path_) && !file_exists(key_path_) && file_exists(derper_file)) {
+    try {
+      std::lock_guard reload_lock(reload_mu_);
+      auto chain = read_cert_chain_file(derper_file);
+      auto key = read_private_key_file(derper_file);
+      auto loaded = check(std::move(chain), std::move(key), derper_file);
+      write_files(private_key_to_pem(loaded->key.get()), chain_pem(loaded->chain));
+      spdlog::info("tls: took over derper's certificate {} as {}", derper_file, cert_path_);
+    } catch (const std::exception& e) {
+      spdlog::warn("tls: not taking over derper's certificate {}: {}", derper_file, e.what());
+    }
+  }
+  if (file_exists(cert_path_) && file_exists(key_path_)) {
+    try {
+      std::string error;
+      FileStamps stamps = stat_files(error);
+      install(load(), stamps);
+      return;
+    } catch (const TlsError& e) {
+      logging::log_event(spdlog::level::warn, "cert_unusable", {{"file", cert_path_}},
+                         "tls: cannot use the stored certificate ({}); obtaining a new one",
+                         e.what());
+    }
+  }
+  install_placeholder();
+}
+
+void CertStore::install_placeholder() {
+  EvpPkeyPtr key = generate_p256_key();
+  CertSpec spec;
+  spec.common_name = "derpd placeholder";
+  spec.lifetime_seconds = 24 * 60 * 60;
+  std::vector<X509Ptr> chain;
+  chain.push_back(issue_cert(spec, key.get()));
+  X509Ptr meta = make_meta_cert(server_key_);
+  auto ctx = build_context(chain, key.get(), meta.get(), required_sni(), cert_path_,
+                           config_.acme_challenges, /*has_certificate=*/false);
+  spdlog::info("tls: no certificate for {} yet; TLS handshakes are refused until ACME issues one",
+               hostname_.host);
+  std::lock_guard lock(mu_);
+  context_ = std::move(ctx);
+  meta_created_ = std::chrono::steady_clock::now();
 }
 
 CertStore::~CertStore() = default;
@@ -195,13 +294,19 @@ CertStore::FileStamps CertStore::stat_files(std::string& error) const {
 }
 
 std::shared_ptr<CertStore::Loaded> CertStore::load() const {
+  auto chain = read_cert_chain_file(cert_path_);  // first: its errors are the likelier ones
+  return check(std::move(chain), read_private_key_file(key_path_), cert_path_);
+}
+
+std::shared_ptr<CertStore::Loaded> CertStore::check(std::vector<X509Ptr> chain, EvpPkeyPtr key,
+                                                    const std::string& source) const {
   auto loaded = std::make_shared<Loaded>();
-  loaded->chain = read_cert_chain_file(cert_path_);
-  loaded->key = read_private_key_file(key_path_);
+  loaded->chain = std::move(chain);
+  loaded->key = std::move(key);
   X509* leaf = loaded->chain.front().get();
   if (X509_check_private_key(leaf, loaded->key.get()) != 1) {
-    throw TlsError(openssl_error("tls: private key " + key_path_ +
-                                 " does not match the first certificate in " + cert_path_));
+    throw TlsError(
+        openssl_error("tls: the private key does not match the first certificate of " + source));
   }
 
   const std::string& host = hostname_.host;
@@ -212,12 +317,13 @@ std::shared_ptr<CertStore::Loaded> CertStore::load() const {
                                      X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr) == 1;
   auto sans = subject_alt_names(leaf);
   if (!valid) {
-    throw TlsError("tls: certificate " + cert_path_ + " is not valid for hostname " + host +
+    throw TlsError("tls: certificate " + source + " is not valid for hostname " + host +
                    " (SANs: " + join(sans) + ")");
   }
 
   loaded->info.path = cert_path_;
   loaded->info.subject = subject_text(leaf);
+  loaded->info.issuer = issuer_text(leaf);
   loaded->info.sans = std::move(sans);
   loaded->info.not_before = not_before_unix(leaf);
   loaded->info.not_after = not_after_unix(leaf);
@@ -242,9 +348,8 @@ std::shared_ptr<CertStore::Loaded> CertStore::load() const {
 
 void CertStore::install(std::shared_ptr<Loaded> loaded, const FileStamps& stamps) {
   X509Ptr meta = make_meta_cert(server_key_);
-  std::string required_sni = hostname_.is_ip ? "" : hostname_.host;
-  if (required_sni.ends_with('.')) required_sni.pop_back();
-  auto ctx = build_context(loaded->chain, loaded->key.get(), meta.get(), required_sni, cert_path_);
+  auto ctx = build_context(loaded->chain, loaded->key.get(), meta.get(), required_sni(), cert_path_,
+                           config_.acme_challenges, /*has_certificate=*/true);
   logging::log_event(spdlog::level::info, "cert_loaded",
                      {{"file", cert_path_},
                       {"subject", loaded->info.subject},
@@ -265,9 +370,32 @@ std::shared_ptr<boost::asio::ssl::context> CertStore::current() const {
   return context_;
 }
 
-CertInfo CertStore::cert_info() const {
+std::optional<CertInfo> CertStore::cert_info() const {
   std::lock_guard lock(mu_);
+  if (!loaded_) return std::nullopt;
   return loaded_->info;
+}
+
+std::string CertStore::required_sni() const {
+  std::string sni = hostname_.is_ip ? "" : hostname_.host;
+  if (sni.ends_with('.')) sni.pop_back();
+  return sni;
+}
+
+void CertStore::write_files(const std::string& key_pem, const std::string& chain_pem) {
+  files::write_file_atomically(key_path_, key_pem, 0600);
+  files::write_file_atomically(cert_path_, chain_pem, 0644);
+}
+
+void CertStore::install_issued(const std::string& chain_text, const std::string& key_text) {
+  std::lock_guard reload_lock(reload_mu_);
+  auto chain = read_cert_chain_pem(chain_text, "the issued certificate");
+  auto loaded = check(std::move(chain), read_private_key_pem(key_text, "the issued key"),
+                      "the issued certificate");
+  write_files(key_text, chain_text);
+  std::string error;
+  FileStamps stamps = stat_files(error);
+  install(std::move(loaded), stamps);
 }
 
 bool CertStore::reload_if_changed(std::string& error) {
@@ -281,9 +409,11 @@ bool CertStore::reload_if_changed(std::string& error) {
     meta_stale = std::chrono::steady_clock::now() - meta_created_ > kMetaCertMaxAge;
     current_loaded = loaded_;
   }
+  // An ACME node without its first certificate has no files to watch yet, and nothing to say.
+  if (!current_loaded && acme_ && !stamps.ok) return false;
   try {
     if (stamps.ok && stamps == active_stamps_) {
-      if (!meta_stale) return false;
+      if (!meta_stale || !current_loaded) return false;
       install(current_loaded, stamps);  // same files, fresh meta cert
       return true;
     }

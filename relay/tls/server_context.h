@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "relay/protocol/key.h"
+#include "relay/tls/acme_challenge.h"
 #include "relay/tls/hostname.h"
+#include "relay/tls/openssl_ptr.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -20,15 +22,20 @@ class context;
 namespace derp::tls {
 
 struct ServerTlsConfig {
-  std::string certmode = "manual";  // only "manual" is implemented
-  std::string certdir;              // holds <name>.crt (PEM chain) and <name>.key (PEM key)
-  std::string hostname;             // -hostname; see parse_tls_hostname for "host:port"
+  // manual: the operator's files. letsencrypt, gcp: ACME (relay/acme) obtains them, through
+  // install_issued, into the same files.
+  std::string certmode = "manual";
+  std::string certdir;   // holds <name>.crt (PEM chain) and <name>.key (PEM key)
+  std::string hostname;  // -hostname; see parse_tls_hostname for "host:port"
+  // ACME modes: the TLS-ALPN-01 answers pending (relay/acme/challenge_book.h).
+  AcmeChallengeLookup acme_challenges;
 };
 
 // What the admin API shows about the served leaf.
 struct CertInfo {
   std::string path;
   std::string subject;
+  std::string issuer;
   std::vector<std::string> sans;  // "DNS:name" / "IP:addr"
   std::int64_t not_before = 0;    // Unix seconds
   std::int64_t not_after = 0;
@@ -43,6 +50,9 @@ class CertStore {
   // [A-Za-z0-9.-] removed. When the hostname is an IP and both files are missing, writes a
   // self-signed certificate first (see generated_node_json). Throws TlsError with operator text,
   // e.g. when the leaf is not valid for the hostname.
+  // In the ACME modes missing or unusable files are not an error: until install_issued() brings
+  // the first certificate, TLS-ALPN-01 validations are answered and every other handshake is
+  // refused. derper's autocert file <certdir>/<hostname> is taken over when ours are missing.
   CertStore(ServerTlsConfig config, const protocol::NodePublic& server_key);
   ~CertStore();
   CertStore(const CertStore&) = delete;
@@ -57,7 +67,15 @@ class CertStore {
   // files are not reported twice. Safe to call from a timer on any thread.
   bool reload_if_changed(std::string& error);
 
-  CertInfo cert_info() const;  // thread-safe
+  // Thread-safe. nullopt while an ACME node has no certificate yet.
+  std::optional<CertInfo> cert_info() const;
+  bool acme() const { return acme_; }
+
+  // ACME: serves a newly issued chain (leaf first) and key to new handshakes and stores them in
+  // the certificate files (key 0600). Throws TlsError when they do not fit together or do not
+  // cover the hostname (nothing is changed then), std::runtime_error when a file cannot be
+  // written. Thread-safe.
+  void install_issued(const std::string& chain_pem, const std::string& key_pem);
   const std::string& cert_path() const { return cert_path_; }
   const std::string& key_path() const { return key_path_; }
   const TlsHostname& hostname() const { return hostname_; }
@@ -77,9 +95,16 @@ class CertStore {
 
   FileStamps stat_files(std::string& error) const;
   std::shared_ptr<Loaded> load() const;  // throws TlsError
+  std::shared_ptr<Loaded> check(std::vector<X509Ptr> chain, EvpPkeyPtr key,
+                                const std::string& source) const;
+  void start_acme(const std::string& dir);
+  void install_placeholder();
+  void write_files(const std::string& key_pem, const std::string& chain_pem);
+  std::string required_sni() const;
   void install(std::shared_ptr<Loaded> loaded, const FileStamps& stamps);
 
   ServerTlsConfig config_;
+  bool acme_ = false;
   TlsHostname hostname_;
   protocol::NodePublic server_key_;
   std::string cert_path_;

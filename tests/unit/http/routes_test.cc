@@ -152,6 +152,27 @@ TEST(Routes, Table) {
   }
 }
 
+TEST(Routes, AcmeHttp01OnlyOnPort80AndOnlyForBase64urlTokens) {
+  Request req{beast_http::verb::get, "/.well-known/acme-challenge/Ab-_09xyz", 11};
+  req.set(beast_http::field::host, "derp.example.com");
+  Route r = route_request(req, port80(), RequestContext{});
+  EXPECT_EQ(r.kind, RouteKind::kAcmeHttp01);
+  EXPECT_EQ(r.query_name, "Ab-_09xyz");
+
+  // The TLS listener does not answer HTTP-01 (the CA fetches it over plain HTTP on port 80).
+  EXPECT_EQ(route_request(req, FrontConfig{}, RequestContext{}).kind, RouteKind::kResponse);
+
+  for (const char* bad :
+       {"/.well-known/acme-challenge/", "/.well-known/acme-challenge/a.b",
+        "/.well-known/acme-challenge/a/b", "/.well-known/acme-challenge/%2e%2e"}) {
+    SCOPED_TRACE(bad);
+    Request odd{beast_http::verb::get, bad, 11};
+    Route answer = route_request(odd, port80(), RequestContext{});
+    EXPECT_EQ(answer.kind, RouteKind::kResponse);
+    EXPECT_EQ(answer.response.result_int(), 404u);
+  }
+}
+
 TEST(QueryValue, DecodesTheFirstValueAsGoDoes) {
   EXPECT_EQ(query_value("/bootstrap-dns?q=derp.example.com", "q"), "derp.example.com");
   EXPECT_EQ(query_value("/bootstrap-dns?x=1&q=a%2Eb&q=second", "q"), "a.b");

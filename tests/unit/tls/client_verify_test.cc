@@ -19,7 +19,7 @@ class ClientVerify : public ::testing::Test {
   void SetUp() override {
     pki_ = write_test_pki(dir_.path(), {"127.0.0.1", "localhost"});
     // An IP hostname: the server does no SNI check, so only the client decides.
-    store_ = std::make_unique<CertStore>(ServerTlsConfig{"manual", dir_.path(), "127.0.0.1"},
+    store_ = std::make_unique<CertStore>(ServerTlsConfig{"manual", dir_.path(), "127.0.0.1", {}},
                                          protocol::NodePrivate::generate().public_key());
   }
   ClientOptions verifying(const std::string& name) {

@@ -19,7 +19,8 @@ class Handshake : public ::testing::Test {
  protected:
   CertStore& store_for(const std::string& hostname, const std::vector<std::string>& names) {
     pki_ = write_test_pki(dir_.path(), names);
-    store_ = std::make_unique<CertStore>(ServerTlsConfig{"manual", dir_.path(), hostname}, key_);
+    store_ =
+        std::make_unique<CertStore>(ServerTlsConfig{"manual", dir_.path(), hostname, {}}, key_);
     return *store_;
   }
 
@@ -37,7 +38,7 @@ TEST_F(Handshake, Tls13WithMetaCertLastInChain) {
   EXPECT_EQ(r.server_sni, "localhost");
   ASSERT_EQ(r.peer_chain_cn.size(), 2u);
   EXPECT_EQ(r.peer_chain_cn[0], "localhost");
-  EXPECT_EQ(r.peer_chain_sha256[0], store.cert_info().sha256_hex);
+  EXPECT_EQ(r.peer_chain_sha256[0], store.cert_info()->sha256_hex);
   EXPECT_EQ(r.peer_chain_cn[1], "derpkey" + key_.to_hex());
   ASSERT_TRUE(r.meta_key);
   EXPECT_EQ(*r.meta_key, key_);
@@ -53,7 +54,7 @@ TEST_F(Handshake, IntermediatesAreSentInOrderBeforeTheMetaCert) {
     std::ofstream crt(pki_.leaf_cert, std::ios::app);
     crt << ca.rdbuf();
   }
-  CertStore store(ServerTlsConfig{"manual", dir_.path(), "localhost"}, key_);
+  CertStore store(ServerTlsConfig{"manual", dir_.path(), "localhost", {}}, key_);
   auto r = run_handshake(store.current(), ClientOptions{});
   ASSERT_TRUE(r.ok()) << r.client_error.message();
   ASSERT_EQ(r.peer_chain_cn.size(), 3u);
@@ -132,7 +133,7 @@ TEST_F(Handshake, HostnameWithPortIsTakenLiterally) {
 
 TEST_F(Handshake, ProbeDateCheckFlagsLeafExpiringSoon) {
   pki_ = write_test_pki(dir_.path(), {"localhost"}, 3LL * 24 * 3600);
-  CertStore store(ServerTlsConfig{"manual", dir_.path(), "localhost"}, key_);
+  CertStore store(ServerTlsConfig{"manual", dir_.path(), "localhost", {}}, key_);
   auto r = run_handshake(store.current(), ClientOptions{});
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r.date_problems.size(), 1u) << "the meta cert (SKI == AKI, both absent) is exempt";

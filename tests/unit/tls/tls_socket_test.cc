@@ -36,7 +36,7 @@ class TlsSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
     write_test_pki(dir_.path(), {"localhost"});
-    store_ = std::make_unique<CertStore>(ServerTlsConfig{"manual", dir_.path(), "localhost"},
+    store_ = std::make_unique<CertStore>(ServerTlsConfig{"manual", dir_.path(), "localhost", {}},
                                          protocol::NodePrivate::generate().public_key());
   }
 

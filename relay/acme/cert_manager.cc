@@ -1,0 +1,281 @@
+#include "relay/acme/cert_manager.h"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <ctime>
+#include <filesystem>
+#include <stdexcept>
+
+#include "relay/acme/jws.h"
+#include "relay/files/atomic_file.h"
+#include "relay/files/secret_permissions.h"
+#include "relay/logging/event.h"
+#include "relay/tls/acme_crypto.h"
+#include "relay/tls/cert_builder.h"
+#include "relay/tls/client_context.h"
+#include "relay/tls/pem_files.h"
+#include "relay/tls/probe_checks.h"
+#include "relay/tls/server_context.h"
+
+namespace derp::acme {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::seconds;
+
+constexpr seconds kFirstRetry{60};
+constexpr seconds kLongestRetry{30 * 60};
+constexpr seconds kCheckEvery{60 * 60};
+
+std::int64_t now_unix() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+ChallengeChoice challenge_choice(const std::string& text) {
+  if (text == "tls-alpn-01") return ChallengeChoice::kTlsAlpn01;
+  if (text == "http-01") return ChallengeChoice::kHttp01;
+  return ChallengeChoice::kAuto;
+}
+
+// Ours, else derper's (autocert keeps the account key as "acme_account+key"), else a new one.
+tls::EvpPkeyPtr load_account_key(const std::string& certdir) {
+  const std::filesystem::path ours = std::filesystem::path(certdir) / "acme-account.key";
+  const std::filesystem::path derpers = std::filesystem::path(certdir) / "acme_account+key";
+  if (std::filesystem::exists(ours)) {
+    if (auto exposure = files::secret_file_exposure(ours); !exposure.empty()) {
+      spdlog::warn("acme: the account key {} {}", ours.string(), exposure);
+    }
+    tls::EvpPkeyPtr key = tls::read_private_key_file(ours.string());
+    tls::p256_public_point(key.get());  // throws for anything but P-256
+    return key;
+  }
+  tls::EvpPkeyPtr key;
+  if (std::filesystem::exists(derpers)) {
+    try {
+      key = tls::read_private_key_file(derpers.string());
+      tls::p256_public_point(key.get());
+      spdlog::info("acme: took over derper's account key {}", derpers.string());
+    } catch (const std::exception& e) {
+      spdlog::warn("acme: not taking over derper's account key {}: {}", derpers.string(), e.what());
+      key.reset();
+    }
+  }
+  if (!key) key = tls::generate_p256_key();
+  files::write_file_atomically(ours, tls::private_key_to_pem(key.get()), 0600);
+  return key;
+}
+
+}  // namespace
+
+CertManagerConfig check_cert_manager_config(CertManagerConfig c) {
+  if (c.certmode == "letsencrypt") {
+    if (c.directory_url.empty()) c.directory_url = std::string(kLetsEncryptDirectory);
+  } else if (c.certmode == "gcp") {
+    if (c.directory_url.empty()) c.directory_url = std::string(kGcpDirectory);
+    if (c.email.empty()) throw std::runtime_error("--certmode gcp needs --acme-email");
+    if (c.eab_kid.empty() || c.eab_key.empty()) {
+      throw std::runtime_error(
+          "--certmode gcp needs External Account Binding: --acme-eab-kid and --acme-eab-key "
+          "(from `gcloud publicca external-account-keys create`)");
+    }
+  } else {
+    throw std::runtime_error("--certmode " + c.certmode + " does not use ACME");
+  }
+  if (!c.directory_url.starts_with("https://")) {
+    throw std::runtime_error("--acme-directory-url must be an https:// URL, not \"" +
+                             c.directory_url + "\"");
+  }
+  if (c.eab_kid.empty() != c.eab_key.empty()) {
+    throw std::runtime_error("--acme-eab-kid and --acme-eab-key go together");
+  }
+  if (!c.eab_key.empty() && !decode_base64_any(c.eab_key)) {
+    throw std::runtime_error("--acme-eab-key is neither base64 nor base64url");
+  }
+  if (c.challenge != "auto" && c.challenge != "tls-alpn-01" && c.challenge != "http-01") {
+    throw std::runtime_error("--acme-challenge must be auto, tls-alpn-01 or http-01, not \"" +
+                             c.challenge + "\"");
+  }
+  if (c.challenge == "http-01" && !c.http01_listener) {
+    throw std::runtime_error(
+        "--acme-challenge http-01 needs the port-80 listener (--http-port, default 80)");
+  }
+  if (c.email.find_first_of(" ,<>") != std::string::npos) {
+    throw std::runtime_error("--acme-email \"" + c.email + "\" is not one address");
+  }
+  return c;
+}
+
+std::int64_t renewal_time(std::int64_t not_before, std::int64_t not_after) {
+  return not_after - (not_after - not_before) / 3;
+}
+
+struct CertManager::Loop {
+  asio::io_context io;
+  asio::steady_timer wake{io};
+  std::unique_ptr<AcmeClient> client;
+  bool forced = false;
+  bool stopped = false;
+  std::vector<std::function<void(bool, const std::string&)>> waiting;
+};
+
+namespace {
+
+void log_step(std::string_view event, const std::string& name, const std::string& text) {
+  logging::log_event(spdlog::level::info, event, {{"name", name}}, "acme: {}", text);
+}
+
+}  // namespace
+
+CertManager::CertManager(CertManagerConfig config, tls::CertStore& store, ChallengeBook& book)
+    : config_(check_cert_manager_config(std::move(config))),
+      store_(store),
+      book_(book),
+      account_key_(load_account_key(config_.certdir)) {}
+
+CertManager::~CertManager() {
+  stop();
+}
+
+void CertManager::start() {
+  loop_ = std::make_unique<Loop>();
+  AcmeClientConfig client;
+  client.directory_url = config_.directory_url;
+  client.email = config_.email;
+  client.eab_kid = config_.eab_kid;
+  if (!config_.eab_key.empty()) client.eab_key = *decode_base64_any(config_.eab_key);
+  client.tls = tls::make_client_context(/*verify_peer=*/true, config_.ca_file);
+  client.challenge = challenge_choice(config_.challenge);
+  client.can_answer_http01 = config_.http01_listener;
+  client.can_answer_tls_alpn01 = config_.tls_alpn01_listener;
+  const std::string name = config_.name;
+  tls::EvpPkeyPtr key(EVP_PKEY_dup(account_key_.get()));
+  loop_->client = std::make_unique<AcmeClient>(
+      loop_->io.get_executor(), std::move(client), std::move(key), book_,
+      [name](std::string_view event, const std::string& text) { log_step(event, name, text); });
+
+  auto run = [this]() -> asio::awaitable<void> {
+    Loop& loop = *loop_;
+    seconds backoff = kFirstRetry;
+    bool first_check = true;
+    for (;;) {
+      auto current = store_.cert_info();
+      const std::int64_t now = now_unix();
+      const bool due =
+          loop.forced || !current || now >= renewal_time(current->not_before, current->not_after);
+      seconds wait = kCheckEvery;
+      if (due) {
+        const std::string why = loop.forced ? "renewal asked for"
+                                : !current  ? "no certificate yet"
+                                            : "less than a third of its lifetime is left";
+        loop.forced = false;
+        auto waiting = std::move(loop.waiting);
+        loop.waiting.clear();
+        log_step("acme_renewal_started", config_.name,
+                 "obtaining a certificate for " + config_.name + " from " + config_.directory_url +
+                     " (" + why + ")");
+        std::vector<std::string> names{config_.name};
+        IssueOutcome outcome = co_await loop.client->issue(std::move(names));
+        if (loop.stopped) co_return;
+        bool ok = false;
+        std::string result = outcome.error;
+        if (outcome.issued) {
+          try {
+            store_.install_issued(outcome.issued->chain_pem, outcome.issued->key_pem);
+            ok = true;
+            auto info = store_.cert_info();
+            result = "issued by " + (info ? info->issuer : std::string("?")) + ", expires " +
+                     tls::utc_text(info ? info->not_after : 0);
+          } catch (const std::exception& e) {
+            result = std::string("the issued certificate cannot be served: ") + e.what();
+          }
+        }
+        if (ok) {
+          backoff = kFirstRetry;
+          log_step(
+              "acme_installed", config_.name,
+              "certificate for " + config_.name + " " + result + "; serving it to new connections");
+        } else {
+          wait = backoff;
+          if (outcome.retry_after) {
+            auto until = std::chrono::duration_cast<seconds>(*outcome.retry_after -
+                                                             std::chrono::system_clock::now());
+            if (until > wait) wait = until;
+          }
+          backoff = std::min(backoff * 2, kLongestRetry);
+          logging::log_event(
+              spdlog::level::err, "acme_failed", {{"name", config_.name}},
+              "acme: could not obtain a certificate for {}: {}; {}; retrying in {} s", config_.name,
+              result,
+              current ? "the current certificate keeps serving" : "TLS stays refused until then",
+              wait.count());
+        }
+        {
+          std::lock_guard lock(mu_);
+          status_.last_attempt = now;
+          status_.last_ok = ok;
+          status_.last_result = result;
+          ++(ok ? status_.renewals_ok : status_.renewals_failed);
+        }
+        for (auto& done : waiting) done(ok, result);
+        if (ok || loop.forced) continue;  // the next wait follows from the new certificate
+      } else {
+        const std::int64_t renew_at = renewal_time(current->not_before, current->not_after);
+        wait = std::clamp(seconds(renew_at - now), seconds(1), kCheckEvery);
+        if (first_check) {
+          log_step("acme_stored", config_.name,
+                   "the stored certificate for " + config_.name + " expires " +
+                       tls::utc_text(current->not_after) + "; it is renewed from " +
+                       tls::utc_text(renew_at));
+        }
+      }
+      first_check = false;
+      {
+        std::lock_guard lock(mu_);
+        status_.next_check = now_unix() + wait.count();
+      }
+      if (loop.forced) continue;
+      loop.wake.expires_after(wait);
+      boost::system::error_code ec;
+      co_await loop.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (loop.stopped) co_return;
+    }
+  };
+  asio::co_spawn(loop_->io, run, asio::detached);
+  thread_ = std::thread([this] { loop_->io.run(); });
+}
+
+void CertManager::stop() {
+  if (!loop_) return;
+  asio::post(loop_->io, [loop = loop_.get()] {
+    loop->stopped = true;
+    loop->wake.cancel();
+    loop->io.stop();
+  });
+  if (thread_.joinable()) thread_.join();
+  loop_.reset();
+}
+
+void CertManager::renew_now(std::function<void(bool ok, const std::string& result)> done) {
+  if (!loop_) {
+    done(false, "the ACME manager is not running");
+    return;
+  }
+  asio::post(loop_->io, [loop = loop_.get(), done = std::move(done)]() mutable {
+    loop->waiting.push_back(std::move(done));
+    loop->forced = true;
+    loop->wake.cancel();
+  });
+}
+
+RenewalStatus CertManager::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+}  // namespace derp::acme
