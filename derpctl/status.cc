@@ -36,6 +36,7 @@ int run_status(const Globals& g) {
   t.add({"state", state});
   for (const auto& l : st.listeners()) t.add({"listener " + l.kind(), l.address()});
   if (st.has_tls()) add_cert_rows(st.tls(), t);
+  for (const auto& ip_cert : st.ip_tls()) add_cert_rows(ip_cert, t);
   t.add({"workers", std::to_string(st.workers())});
   t.add({"clients", std::to_string(st.clients()) + " (" + std::to_string(st.home_clients()) +
                         " home, " + std::to_string(st.mesh_peers()) + " mesh peers)"});

@@ -19,6 +19,7 @@
 #include "relay/tls/acme_crypto.h"
 #include "relay/tls/cert_builder.h"
 #include "relay/tls/client_context.h"
+#include "relay/tls/ip_cert_table.h"
 #include "relay/tls/pem_files.h"
 #include "relay/tls/probe_checks.h"
 #include "relay/tls/server_context.h"
@@ -115,13 +116,28 @@ std::int64_t renewal_time(std::int64_t not_before, std::int64_t not_after) {
   return not_after - (not_after - not_before) / 3;
 }
 
+// Destroyed from the bottom up: the timer, then the io_context with whatever coroutine frames
+// are still pending (they refer to the client), then the client.
+// Destroyed from the bottom up: the timer, then the io_context with whatever coroutine frames
+// are still pending (they refer to the client), then the client.
 struct CertManager::Loop {
+  std::unique_ptr<AcmeClient> client;
   asio::io_context io;
   asio::steady_timer wake{io};
-  std::unique_ptr<AcmeClient> client;
-  bool forced = false;
+  std::vector<Target> targets;
+  bool forced = false;  // renew_now() for the hostname's certificate
   bool stopped = false;
   std::vector<std::function<void(bool, const std::string&)>> waiting;
+};
+
+// A certificate the manager keeps valid: the hostname's, and with --acme-ip-certs beside a DNS
+// hostname one per IP address handshakes arrived on.
+struct CertManager::Target {
+  std::string name;
+  bool extra_ip = false;
+  seconds backoff = kFirstRetry;
+  std::int64_t retry_at = 0;  // after a failure: not before (Unix seconds)
+  bool first_check = true;
 };
 
 namespace {
@@ -136,14 +152,8 @@ CertManager::CertManager(CertManagerConfig config, tls::CertStore& store, Challe
     : config_(check_cert_manager_config(std::move(config))),
       store_(store),
       book_(book),
-      account_key_(load_account_key(config_.certdir)) {}
-
-CertManager::~CertManager() {
-  stop();
-}
-
-void CertManager::start() {
-  loop_ = std::make_unique<Loop>();
+      account_key_(load_account_key(config_.certdir)),
+      loop_(std::make_unique<Loop>()) {
   AcmeClientConfig client;
   client.directory_url = config_.directory_url;
   client.email = config_.email;
@@ -153,100 +163,138 @@ void CertManager::start() {
   client.challenge = challenge_choice(config_.challenge);
   client.can_answer_http01 = config_.http01_listener;
   client.can_answer_tls_alpn01 = config_.tls_alpn01_listener;
-  const std::string name = config_.name;
   tls::EvpPkeyPtr key(EVP_PKEY_dup(account_key_.get()));
   loop_->client = std::make_unique<AcmeClient>(
       loop_->io.get_executor(), std::move(client), std::move(key), book_,
-      [name](std::string_view event, const std::string& text) { log_step(event, name, text); });
+      [](std::string_view event, const std::string& text) { log_step(event, "", text); });
+  Target hostname;
+  hostname.name = config_.name;
+  loop_->targets.push_back(std::move(hostname));
+}
 
-  auto run = [this]() -> asio::awaitable<void> {
-    Loop& loop = *loop_;
-    seconds backoff = kFirstRetry;
-    bool first_check = true;
-    for (;;) {
-      auto current = store_.cert_info();
-      const std::int64_t now = now_unix();
-      const bool due =
-          loop.forced || !current || now >= renewal_time(current->not_before, current->not_after);
-      seconds wait = kCheckEvery;
-      if (due) {
-        const std::string why = loop.forced ? "renewal asked for"
-                                : !current  ? "no certificate yet"
-                                            : "less than a third of its lifetime is left";
-        loop.forced = false;
-        auto waiting = std::move(loop.waiting);
-        loop.waiting.clear();
-        log_step("acme_renewal_started", config_.name,
-                 "obtaining a certificate for " + config_.name + " from " + config_.directory_url +
-                     " (" + why + ")");
-        std::vector<std::string> names{config_.name};
-        IssueOutcome outcome = co_await loop.client->issue(std::move(names));
-        if (loop.stopped) co_return;
-        bool ok = false;
-        std::string result = outcome.error;
-        if (outcome.issued) {
-          try {
-            store_.install_issued(outcome.issued->chain_pem, outcome.issued->key_pem);
-            ok = true;
-            auto info = store_.cert_info();
-            result = "issued by " + (info ? info->issuer : std::string("?")) + ", expires " +
-                     tls::utc_text(info ? info->not_after : 0);
-          } catch (const std::exception& e) {
-            result = std::string("the issued certificate cannot be served: ") + e.what();
-          }
-        }
-        if (ok) {
-          backoff = kFirstRetry;
-          log_step(
-              "acme_installed", config_.name,
-              "certificate for " + config_.name + " " + result + "; serving it to new connections");
-        } else {
-          wait = backoff;
-          if (outcome.retry_after) {
-            auto until = std::chrono::duration_cast<seconds>(*outcome.retry_after -
-                                                             std::chrono::system_clock::now());
-            if (until > wait) wait = until;
-          }
-          backoff = std::min(backoff * 2, kLongestRetry);
-          logging::log_event(
-              spdlog::level::err, "acme_failed", {{"name", config_.name}},
-              "acme: could not obtain a certificate for {}: {}; {}; retrying in {} s", config_.name,
-              result,
-              current ? "the current certificate keeps serving" : "TLS stays refused until then",
-              wait.count());
-        }
-        {
-          std::lock_guard lock(mu_);
-          status_.last_attempt = now;
-          status_.last_ok = ok;
-          status_.last_result = result;
-          ++(ok ? status_.renewals_ok : status_.renewals_failed);
-        }
-        for (auto& done : waiting) done(ok, result);
-        if (ok || loop.forced) continue;  // the next wait follows from the new certificate
+CertManager::~CertManager() {
+  stop();
+}
+
+std::optional<tls::CertInfo> CertManager::current_of(const Target& t) const {
+  return t.extra_ip ? store_.ip_cert_info(t.name) : store_.cert_info();
+}
+
+asio::awaitable<void> CertManager::attempt(Target& t, std::string why) {
+  Loop& loop = *loop_;
+  std::vector<std::function<void(bool, const std::string&)>> waiting;
+  if (!t.extra_ip) {
+    loop.forced = false;
+    waiting.swap(loop.waiting);
+  }
+  const bool had_certificate = current_of(t).has_value();
+  log_step("acme_renewal_started", t.name,
+           "obtaining a certificate for " + t.name + " from " + config_.directory_url + " (" + why +
+               ")");
+  std::vector<std::string> names{t.name};
+  IssueOutcome outcome = co_await loop.client->issue(std::move(names));
+  if (loop.stopped) co_return;
+  bool ok = false;
+  std::string result = outcome.error;
+  if (outcome.issued) {
+    try {
+      if (t.extra_ip) {
+        store_.install_issued_ip(t.name, outcome.issued->chain_pem, outcome.issued->key_pem);
       } else {
-        const std::int64_t renew_at = renewal_time(current->not_before, current->not_after);
-        wait = std::clamp(seconds(renew_at - now), seconds(1), kCheckEvery);
-        if (first_check) {
-          log_step("acme_stored", config_.name,
-                   "the stored certificate for " + config_.name + " expires " +
-                       tls::utc_text(current->not_after) + "; it is renewed from " +
-                       tls::utc_text(renew_at));
-        }
+        store_.install_issued(outcome.issued->chain_pem, outcome.issued->key_pem);
       }
-      first_check = false;
-      {
-        std::lock_guard lock(mu_);
-        status_.next_check = now_unix() + wait.count();
-      }
-      if (loop.forced) continue;
-      loop.wake.expires_after(wait);
-      boost::system::error_code ec;
-      co_await loop.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (loop.stopped) co_return;
+      ok = true;
+      auto info = current_of(t);
+      result = "issued by " + (info ? info->issuer : std::string("?")) + ", expires " +
+               tls::utc_text(info ? info->not_after : 0);
+    } catch (const std::exception& e) {
+      result = std::string("the issued certificate cannot be served: ") + e.what();
     }
-  };
-  asio::co_spawn(loop_->io, run, asio::detached);
+  }
+  const std::int64_t now = now_unix();
+  if (ok) {
+    t.backoff = kFirstRetry;
+    t.retry_at = 0;
+    log_step("acme_installed", t.name,
+             "certificate for " + t.name + " " + result + "; serving it to new connections");
+  } else {
+    seconds wait = t.backoff;
+    if (outcome.retry_after) {
+      auto until = std::chrono::duration_cast<seconds>(*outcome.retry_after -
+                                                       std::chrono::system_clock::now());
+      if (until > wait) wait = until;
+    }
+    t.retry_at = now + wait.count();
+    t.backoff = std::min(t.backoff * 2, kLongestRetry);
+    logging::log_event(spdlog::level::err, "acme_failed", {{"name", t.name}},
+                       "acme: could not obtain a certificate for {}: {}; {}; retrying in {} s",
+                       t.name, result,
+                       had_certificate ? "the current certificate keeps serving"
+                       : t.extra_ip    ? "the hostname's certificate serves meanwhile"
+                                       : "TLS stays refused until then",
+                       wait.count());
+  }
+  {
+    std::lock_guard lock(mu_);
+    RenewalStatus& st = statuses_[t.name];
+    st.last_attempt = now;
+    st.last_ok = ok;
+    st.last_result = result;
+    ++(ok ? renewals_ok_ : renewals_failed_);
+  }
+  for (auto& done : waiting) done(ok, result);
+}
+
+asio::awaitable<void> CertManager::run_loop() {
+  Loop& loop = *loop_;
+  for (;;) {
+    const std::int64_t now = now_unix();
+    Target* due = nullptr;
+    std::string why;
+    std::int64_t next = now + kCheckEvery.count();
+    for (auto& t : loop.targets) {
+      auto current = current_of(t);
+      if (loop.forced && !t.extra_ip) {
+        due = &t;
+        why = "renewal asked for";
+        break;
+      }
+      const std::int64_t renew_at =
+          current ? renewal_time(current->not_before, current->not_after) : now;
+      if (now >= renew_at && now >= t.retry_at) {
+        due = &t;
+        why = current ? "less than a third of its lifetime is left" : "no certificate yet";
+        break;
+      }
+      next = std::min(next, std::max(renew_at, t.retry_at));
+      if (t.first_check && current && now < renew_at) {
+        log_step("acme_stored", t.name,
+                 "the stored certificate for " + t.name + " expires " +
+                     tls::utc_text(current->not_after) + "; it is renewed from " +
+                     tls::utc_text(renew_at));
+      }
+      t.first_check = false;
+    }
+    if (due != nullptr) {
+      co_await attempt(*due, why);
+      if (loop.stopped) co_return;
+      continue;
+    }
+    const seconds wait = std::clamp(seconds(next - now), seconds(1), kCheckEvery);
+    {
+      std::lock_guard lock(mu_);
+      next_check_ = now + wait.count();
+    }
+    loop.wake.expires_after(wait);
+    boost::system::error_code ec;
+    co_await loop.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (loop.stopped) co_return;
+  }
+}
+
+void CertManager::start() {
+  asio::co_spawn(
+      loop_->io, [this] { return run_loop(); }, asio::detached);
   thread_ = std::thread([this] { loop_->io.run(); });
 }
 
@@ -273,9 +321,37 @@ void CertManager::renew_now(std::function<void(bool ok, const std::string& resul
   });
 }
 
-RenewalStatus CertManager::status() const {
+void CertManager::want_ip(const std::string& ip) {
+  if (!loop_) return;
+  asio::post(loop_->io, [this, ip] {
+    Loop& loop = *loop_;
+    if (loop.targets.size() > tls::IpCertTable::kMaxAddresses) return;
+    for (const auto& t : loop.targets) {
+      if (t.name == ip) return;
+    }
+    if (!store_.load_stored_ip(ip)) {
+      log_step("acme_ip_wanted", ip,
+               "a handshake without a name arrived on " + ip +
+                   "; obtaining a certificate for that address (--acme-ip-certs)");
+    }
+    Target t;
+    t.name = ip;
+    t.extra_ip = true;
+    loop.targets.push_back(std::move(t));
+    loop.wake.cancel();
+  });
+}
+
+RenewalStatus CertManager::status(const std::string& name) const {
   std::lock_guard lock(mu_);
-  return status_;
+  RenewalStatus st;
+  if (auto it = statuses_.find(name.empty() ? config_.name : name); it != statuses_.end()) {
+    st = it->second;
+  }
+  st.next_check = next_check_;
+  st.renewals_ok = renewals_ok_;
+  st.renewals_failed = renewals_failed_;
+  return st;
 }
 
 }  // namespace derp::acme

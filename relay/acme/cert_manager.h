@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,7 +23,8 @@
 
 namespace derp::tls {
 class CertStore;
-}
+struct CertInfo;
+}  // namespace derp::tls
 
 namespace derp::acme {
 
@@ -53,9 +56,9 @@ std::int64_t renewal_time(std::int64_t not_before, std::int64_t not_after);
 struct RenewalStatus {
   std::int64_t last_attempt = 0;  // Unix seconds; 0: none yet
   bool last_ok = false;
-  std::string last_result;      // "issued, expires …" or what went wrong
-  std::int64_t next_check = 0;  // Unix seconds
-  std::uint64_t renewals_ok = 0;
+  std::string last_result;        // "issued by …, expires …" or what went wrong
+  std::int64_t next_check = 0;    // Unix seconds: when the manager looks again (any certificate)
+  std::uint64_t renewals_ok = 0;  // all certificates together
   std::uint64_t renewals_failed = 0;
 };
 
@@ -71,21 +74,33 @@ class CertManager {
   void start();
   void stop();  // idempotent; an issuance in flight is abandoned
 
-  // Renews now, due or not; `done` gets the attempt's result on the manager's thread.
+  // Renews the hostname's certificate now, due or not; `done` gets the attempt's result on the
+  // manager's thread.
   void renew_now(std::function<void(bool ok, const std::string& result)> done);
-  RenewalStatus status() const;  // thread-safe
+  // --acme-ip-certs: keep a certificate for `ip` too (tls::IpCertTable asks, from any thread).
+  void want_ip(const std::string& ip);
+  // The last attempt for `name` ("" : the hostname), with the totals. Thread-safe.
+  RenewalStatus status(const std::string& name = "") const;
   const CertManagerConfig& config() const { return config_; }
 
  private:
   struct Loop;
+  struct Target;
+  boost::asio::awaitable<void> run_loop();
+  boost::asio::awaitable<void> attempt(Target& target, std::string why);
+  std::optional<tls::CertInfo> current_of(const Target& target) const;
+
   CertManagerConfig config_;
   tls::CertStore& store_;
   ChallengeBook& book_;
   tls::EvpPkeyPtr account_key_;
   mutable std::mutex mu_;
-  RenewalStatus status_;
+  std::map<std::string, RenewalStatus> statuses_;
+  std::int64_t next_check_ = 0;
+  std::uint64_t renewals_ok_ = 0;
+  std::uint64_t renewals_failed_ = 0;
   std::thread thread_;
-  std::unique_ptr<Loop> loop_;  // last: its coroutine refers to everything above
+  std::unique_ptr<Loop> loop_;  // last: its coroutines refer to everything above
 };
 
 }  // namespace derp::acme

@@ -115,6 +115,9 @@ Status AdminService::GetNodeStatus(Ctx* ctx, const pb::GetNodeStatusRequest*, pb
   if (facts_.cert) {
     if (auto c = facts_.cert()) to_proto(*c, *out->mutable_tls());
   }
+  if (facts_.ip_certs) {
+    for (const auto& c : facts_.ip_certs()) to_proto(c, *out->add_ip_tls());
+  }
   out->set_workers(static_cast<std::uint32_t>(server_.worker_count()));
   auto stats = server_.stats();
   out->set_clients(

@@ -86,11 +86,12 @@ struct ListenerInfo {
 struct NodeFacts {
   std::string version;
   std::vector<ListenerInfo> listeners;
-  std::function<std::optional<CertSummary>()> cert;  // empty or nullopt: plain HTTP
-  CertRenewer renew_cert;                            // empty: not an ACME node
-  MeshHealthProvider mesh;                           // empty: no mesh
-  MeshChanger change_mesh;                           // empty: membership is fixed
-  AdmitRulesControl admit;                           // empty: no --admit-file
+  std::function<std::optional<CertSummary>()> cert;    // empty or nullopt: plain HTTP
+  CertRenewer renew_cert;                              // empty: not an ACME node
+  std::function<std::vector<CertSummary>()> ip_certs;  // empty: no --acme-ip-certs
+  MeshHealthProvider mesh;                             // empty: no mesh
+  MeshChanger change_mesh;                             // empty: membership is fixed
+  AdmitRulesControl admit;                             // empty: no --admit-file
   double drain_rate = 500;  // clients per second of a Drain that names no rate (--drain-rate)
   std::shared_ptr<limits::ConnectionLimits> limits;  // null: the node has none
   std::string rate_config;                           // --rate-config, or ""

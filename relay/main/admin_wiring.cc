@@ -17,6 +17,38 @@
 
 namespace derp::main {
 
+namespace {
+
+// What the admin API shows of one certificate: the served one (nullopt: an ACME node still
+// waiting for it) and, with ACME, the last renewal of `name` ("" : the hostname).
+admin::CertSummary cert_summary(const std::optional<tls::CertInfo>& c, acme::CertManager* acme,
+                                const std::string& name) {
+  admin::CertSummary summary;
+  if (c) {
+    summary.path = c->path;
+    summary.subject = c->subject;
+    summary.issuer = c->issuer;
+    summary.sans = c->sans;
+    summary.not_before = c->not_before;
+    summary.not_after = c->not_after;
+    summary.sha256_hex = c->sha256_hex;
+  } else {
+    summary.present = false;
+  }
+  summary.certmode = acme ? acme->config().certmode : "manual";
+  if (acme) {
+    auto renewal = acme->status(name);
+    summary.acme_directory = acme->config().directory_url;
+    summary.last_renewal_attempt = renewal.last_attempt;
+    summary.last_renewal_ok = renewal.last_ok;
+    summary.last_renewal_result = renewal.last_result;
+    summary.next_renewal_check = renewal.next_check;
+  }
+  return summary;
+}
+
+}  // namespace
+
 std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, bool dev,
                                                   server::Server& server,
                                                   server::DrainController& drain,
@@ -50,29 +82,17 @@ std::unique_ptr<admin::AdminEndpoint> start_admin(const AdminOptions& options, b
   }
   if (certs) {
     facts.cert = [certs, acme]() -> std::optional<admin::CertSummary> {
-      admin::CertSummary summary;
-      if (auto c = certs->cert_info()) {
-        summary.path = c->path;
-        summary.subject = c->subject;
-        summary.issuer = c->issuer;
-        summary.sans = c->sans;
-        summary.not_before = c->not_before;
-        summary.not_after = c->not_after;
-        summary.sha256_hex = c->sha256_hex;
-      } else {
-        summary.present = false;
-      }
-      summary.certmode = acme ? acme->config().certmode : "manual";
-      if (acme) {
-        auto renewal = acme->status();
-        summary.acme_directory = acme->config().directory_url;
-        summary.last_renewal_attempt = renewal.last_attempt;
-        summary.last_renewal_ok = renewal.last_ok;
-        summary.last_renewal_result = renewal.last_result;
-        summary.next_renewal_check = renewal.next_check;
-      }
-      return summary;
+      return cert_summary(certs->cert_info(), acme, "");
     };
+    if (certs->ip_certs()) {
+      facts.ip_certs = [certs, acme] {
+        std::vector<admin::CertSummary> out;
+        for (const auto& [ip, info] : certs->ip_cert_infos()) {
+          out.push_back(cert_summary(info, acme, ip));
+        }
+        return out;
+      };
+    }
   }
   if (acme) {
     facts.renew_cert = [acme](std::function<void(bool, const std::string&)> done) {

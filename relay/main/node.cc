@@ -238,6 +238,7 @@ int run_node(const Options& options) {
     tls::ServerTlsConfig tls_config;
     tls_config.certmode = acme_mode ? o.certmode : "manual";
     if (acme_mode) tls_config.acme_challenges = acme_challenges.tls_alpn01_lookup();
+    tls_config.acme_ip_certs = acme_mode && o.acme_ip_certs;
     tls_config.certdir = o.certdir.empty() ? default_certdir() : o.certdir;
     std::error_code dir_error;
     std::filesystem::create_directories(tls_config.certdir, dir_error);
@@ -263,6 +264,10 @@ int run_node(const Options& options) {
       acme_config.http01_listener = o.http_port > 0;
       acme_config.name = certs->hostname().host;
       cert_manager = std::make_unique<acme::CertManager>(acme_config, *certs, acme_challenges);
+      if (auto* ip_certs = certs->ip_certs()) {
+        ip_certs->set_wanted(
+            [manager = cert_manager.get()](const std::string& ip) { manager->want_ip(ip); });
+      }
     }
   }
 
@@ -291,10 +296,14 @@ int run_node(const Options& options) {
       m.mesh.push_back(
           {h.peer, h.state, h.reconnects, h.peer_present_count, h.packets_out, h.bytes_out});
     }
-    if (auto c = certs ? certs->cert_info() : std::nullopt) {
-      std::string name = c->subject;
-      if (!c->sans.empty()) name = c->sans.front().substr(c->sans.front().find(':') + 1);
-      m.certs.push_back({name, c->not_after});
+    auto add_cert = [&m](const tls::CertInfo& c) {
+      std::string name = c.subject;
+      if (!c.sans.empty()) name = c.sans.front().substr(c.sans.front().find(':') + 1);
+      m.certs.push_back({name, c.not_after});
+    };
+    if (auto c = certs ? certs->cert_info() : std::nullopt) add_cert(*c);
+    if (certs && certs->ip_certs()) {
+      for (const auto& [ip, c] : certs->ip_cert_infos()) add_cert(c);
     }
     if (cert_manager) {
       auto renewal = cert_manager->status();

@@ -61,9 +61,10 @@ std::string node_metrics_text(const NodeMetrics& m) {
     out += fmt::format("derpd_tls_cert_expiry_timestamp_seconds{{name=\"{}\"}} {}\n",
                        escape_label_value(c.name), c.not_after);
   }
+  help(out, "derpd_acme_renewals_total", "counter",
+       "ACME certificate issuance attempts by result (ok: issued and served; error: failed); no "
+       "sample without --certmode letsencrypt/gcp.");
   if (m.acme) {
-    help(out, "derpd_acme_renewals_total", "counter",
-         "ACME certificate issuance attempts by result (ok: issued and served; error: failed).");
     out += fmt::format("derpd_acme_renewals_total{{result=\"ok\"}} {}\n", m.acme->renewals_ok);
     out +=
         fmt::format("derpd_acme_renewals_total{{result=\"error\"}} {}\n", m.acme->renewals_failed);

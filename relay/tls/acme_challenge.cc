@@ -6,17 +6,16 @@
 #include <vector>
 
 #include "relay/tls/cert_builder.h"
+#include "relay/tls/ssl_mark.h"
 #include "relay/tls/tls_error.h"
 
 namespace derp::tls {
 namespace {
 
-// Marks a handshake that take_acme_challenge took; the value is never read, only its presence.
-char challenge_marker;
-
-int challenge_index() {
-  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  return index;
+// Marks a handshake that take_acme_challenge took.
+const SslMark& challenge_mark() {
+  static const SslMark mark;
+  return mark;
 }
 
 unsigned read_u16(std::span<const unsigned char> b, std::size_t at) {
@@ -115,7 +114,7 @@ bool take_acme_challenge(SSL* ssl, const AcmeChallengeLookup& lookup, bool& refu
   auto cert = lookup ? lookup(name) : nullptr;
   if (!cert || SSL_use_certificate(ssl, cert->cert.get()) != 1 ||
       SSL_use_PrivateKey(ssl, cert->key.get()) != 1 || SSL_clear_chain_certs(ssl) != 1 ||
-      SSL_set_ex_data(ssl, challenge_index(), &challenge_marker) != 1) {
+      !challenge_mark().set(ssl)) {
     refuse = true;
     return false;
   }
@@ -123,7 +122,7 @@ bool take_acme_challenge(SSL* ssl, const AcmeChallengeLookup& lookup, bool& refu
 }
 
 bool is_acme_challenge(const SSL* ssl) {
-  return SSL_get_ex_data(ssl, challenge_index()) == &challenge_marker;
+  return challenge_mark().is_set(ssl);
 }
 
 }  // namespace derp::tls

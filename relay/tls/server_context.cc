@@ -41,6 +41,7 @@ struct ServerContext {
   // (until the first one is issued the context holds a placeholder that no client is shown).
   AcmeChallengeLookup acme_challenges;
   bool has_certificate = true;
+  std::shared_ptr<IpCertTable> ip_certs;  // --acme-ip-certs beside a DNS hostname
 };
 
 // Runs before SNI and ALPN are looked at: a TLS-ALPN-01 validation gets its challenge certificate
@@ -56,6 +57,7 @@ int on_client_hello(SSL* s, int* alert, void* arg) {
       return SSL_CLIENT_HELLO_ERROR;
     }
   }
+  if (sc->ip_certs && sc->ip_certs->serve(s)) return SSL_CLIENT_HELLO_SUCCESS;
   if (!sc->has_certificate) {
     *alert = SSL_AD_INTERNAL_ERROR;
     return SSL_CLIENT_HELLO_ERROR;
@@ -69,7 +71,9 @@ int on_client_hello(SSL* s, int* alert, void* arg) {
 // (derper also rejects a missing SNI for a DNS hostname; no Tailscale client sends none.)
 int check_sni(SSL* s, int* alert, void* arg) {
   const auto* sc = static_cast<const ServerContext*>(arg);
-  if (sc->required_sni.empty() || is_acme_challenge(s)) return SSL_TLSEXT_ERR_OK;
+  if (sc->required_sni.empty() || is_acme_challenge(s) || IpCertTable::served(s)) {
+    return SSL_TLSEXT_ERR_OK;
+  }
   const char* name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
   if (name == nullptr) return SSL_TLSEXT_ERR_OK;
   std::string_view sni(name);
@@ -108,11 +112,13 @@ std::shared_ptr<ssl::context> build_context(const std::vector<X509Ptr>& chain, E
                                             X509* meta_cert, const std::string& required_sni,
                                             const std::string& cert_path,
                                             const AcmeChallengeLookup& acme_challenges,
-                                            bool has_certificate) {
+                                            bool has_certificate,
+                                            std::shared_ptr<IpCertTable> ip_certs) {
   auto sc = std::make_shared<ServerContext>();
   sc->required_sni = required_sni;
   sc->acme_challenges = acme_challenges;
   sc->has_certificate = has_certificate;
+  sc->ip_certs = std::move(ip_certs);
   SSL_CTX* ctx = sc->ctx.native_handle();
   auto fail = [&](std::string_view what) {
     return TlsError(openssl_error("tls: " + cert_path + ": " + std::string(what)));
@@ -198,9 +204,11 @@ CertStore::CertStore(ServerTlsConfig config, const protocol::NodePublic& server_
   stem = cert_file_stem(stem);
   std::string dir = config_.certdir;
   if (!dir.ends_with('/')) dir += '/';
+  dir_ = dir;
   cert_path_ = dir + stem + ".crt";
   key_path_ = dir + stem + ".key";
   if (acme_) {
+    if (config_.acme_ip_certs && !hostname_.is_ip) ip_certs_ = std::make_shared<IpCertTable>();
     start_acme(dir);
     return;
   }
@@ -264,7 +272,8 @@ void CertStore::install_placeholder() {
   chain.push_back(issue_cert(spec, key.get()));
   X509Ptr meta = make_meta_cert(server_key_);
   auto ctx = build_context(chain, key.get(), meta.get(), required_sni(), cert_path_,
-                           config_.acme_challenges, /*has_certificate=*/false);
+                           config_.acme_challenges, /*has_certificate=*/false, ip_certs_);
+  if (ip_certs_) ip_certs_->set_meta_cert(meta.get());
   spdlog::info("tls: no certificate for {} yet; TLS handshakes are refused until ACME issues one",
                hostname_.host);
   std::lock_guard lock(mu_);
@@ -300,6 +309,13 @@ std::shared_ptr<CertStore::Loaded> CertStore::load() const {
 
 std::shared_ptr<CertStore::Loaded> CertStore::check(std::vector<X509Ptr> chain, EvpPkeyPtr key,
                                                     const std::string& source) const {
+  return check_for(hostname_, std::move(chain), std::move(key), source, cert_path_);
+}
+
+std::shared_ptr<CertStore::Loaded> CertStore::check_for(const TlsHostname& name,
+                                                        std::vector<X509Ptr> chain, EvpPkeyPtr key,
+                                                        const std::string& source,
+                                                        const std::string& path) const {
   auto loaded = std::make_shared<Loaded>();
   loaded->chain = std::move(chain);
   loaded->key = std::move(key);
@@ -309,19 +325,18 @@ std::shared_ptr<CertStore::Loaded> CertStore::check(std::vector<X509Ptr> chain, 
         openssl_error("tls: the private key does not match the first certificate of " + source));
   }
 
-  const std::string& host = hostname_.host;
-  bool valid = hostname_.is_ip
-                   ? X509_check_ip_asc(leaf, host.c_str(), 0) == 1
-                   // Like Go's VerifyHostname: SANs only, the subject CN is never consulted.
-                   : X509_check_host(leaf, host.data(), host.size(),
-                                     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr) == 1;
+  const std::string& host = name.host;
+  bool valid = name.is_ip ? X509_check_ip_asc(leaf, host.c_str(), 0) == 1
+                          // Like Go's VerifyHostname: SANs only, the subject CN is never consulted.
+                          : X509_check_host(leaf, host.data(), host.size(),
+                                            X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr) == 1;
   auto sans = subject_alt_names(leaf);
   if (!valid) {
     throw TlsError("tls: certificate " + source + " is not valid for hostname " + host +
                    " (SANs: " + join(sans) + ")");
   }
 
-  loaded->info.path = cert_path_;
+  loaded->info.path = path;
   loaded->info.subject = subject_text(leaf);
   loaded->info.issuer = issuer_text(leaf);
   loaded->info.sans = std::move(sans);
@@ -329,27 +344,87 @@ std::shared_ptr<CertStore::Loaded> CertStore::check(std::vector<X509Ptr> chain, 
   loaded->info.not_after = not_after_unix(leaf);
   loaded->info.sha256_hex = der_sha256_hex(leaf);
 
+  // ACME renews by itself (and short-lived certificates always have less than 7 days left).
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   if (loaded->info.not_after < now) {
-    logging::log_event(
-        spdlog::level::err, "cert_expired",
-        {{"file", cert_path_}, {"not_after", std::to_string(loaded->info.not_after)}},
-        "tls: certificate {} expired at unix time {}; clients will refuse it", cert_path_,
-        loaded->info.not_after);
-  } else if (loaded->info.not_after - now < kExpiryWarning) {
-    logging::log_event(
-        spdlog::level::warn, "cert_expiring",
-        {{"file", cert_path_}, {"not_after", std::to_string(loaded->info.not_after)}},
-        "tls: certificate {} expires in less than 7 days (unix time {})", cert_path_,
-        loaded->info.not_after);
+    logging::log_event(spdlog::level::err, "cert_expired",
+                       {{"file", path}, {"not_after", std::to_string(loaded->info.not_after)}},
+                       "tls: certificate {} expired at unix time {}; clients will refuse it", path,
+                       loaded->info.not_after);
+  } else if (!acme_ && loaded->info.not_after - now < kExpiryWarning) {
+    logging::log_event(spdlog::level::warn, "cert_expiring",
+                       {{"file", path}, {"not_after", std::to_string(loaded->info.not_after)}},
+                       "tls: certificate {} expires in less than 7 days (unix time {})", path,
+                       loaded->info.not_after);
   }
   return loaded;
+}
+
+std::string CertStore::ip_file_stem(const std::string& ip) const {
+  std::string stem = ip;
+  std::replace(stem.begin(), stem.end(), ':', '.');
+  return dir_ + cert_file_stem(stem);
+}
+
+void CertStore::serve_ip(const std::string& ip, std::shared_ptr<Loaded> loaded) {
+  std::vector<X509Ptr> chain;
+  for (const auto& c : loaded->chain) chain.push_back(share_x509(c.get()));
+  ip_certs_->install(ip, std::move(chain), EvpPkeyPtr(EVP_PKEY_dup(loaded->key.get())));
+  logging::log_event(spdlog::level::info, "cert_loaded",
+                     {{"file", loaded->info.path},
+                      {"subject", loaded->info.subject},
+                      {"not_after", std::to_string(loaded->info.not_after)}},
+                     "tls: serving {} to handshakes on {} without a name (sha256 {})",
+                     loaded->info.path, ip, loaded->info.sha256_hex);
+  std::lock_guard lock(mu_);
+  ip_info_[ip] = loaded->info;
+}
+
+void CertStore::install_issued_ip(const std::string& ip, const std::string& chain_text,
+                                  const std::string& key_text) {
+  if (!ip_certs_) throw TlsError("tls: this node serves no IP certificates");
+  const std::string stem = ip_file_stem(ip);
+  auto chain = read_cert_chain_pem(chain_text, "the issued certificate");
+  auto loaded = check_for(TlsHostname{ip, true}, std::move(chain),
+                          read_private_key_pem(key_text, "the issued key"),
+                          "the issued certificate", stem + ".crt");
+  files::write_file_atomically(stem + ".key", key_text, 0600);
+  files::write_file_atomically(stem + ".crt", chain_text, 0644);
+  serve_ip(ip, std::move(loaded));
+}
+
+bool CertStore::load_stored_ip(const std::string& ip) {
+  const std::string stem = ip_file_stem(ip);
+  if (!ip_certs_ || !file_exists(stem + ".crt") || !file_exists(stem + ".key")) return false;
+  try {
+    auto chain = read_cert_chain_file(stem + ".crt");
+    serve_ip(ip, check_for(TlsHostname{ip, true}, std::move(chain),
+                           read_private_key_file(stem + ".key"), stem + ".crt", stem + ".crt"));
+    return true;
+  } catch (const TlsError& e) {
+    spdlog::warn("tls: cannot use the stored certificate for {} ({}); obtaining a new one", ip,
+                 e.what());
+    return false;
+  }
+}
+
+std::vector<std::pair<std::string, CertInfo>> CertStore::ip_cert_infos() const {
+  std::lock_guard lock(mu_);
+  return {ip_info_.begin(), ip_info_.end()};
+}
+
+std::optional<CertInfo> CertStore::ip_cert_info(const std::string& ip) const {
+  std::lock_guard lock(mu_);
+  auto it = ip_info_.find(ip);
+  if (it == ip_info_.end()) return std::nullopt;
+  return it->second;
 }
 
 void CertStore::install(std::shared_ptr<Loaded> loaded, const FileStamps& stamps) {
   X509Ptr meta = make_meta_cert(server_key_);
   auto ctx = build_context(loaded->chain, loaded->key.get(), meta.get(), required_sni(), cert_path_,
-                           config_.acme_challenges, /*has_certificate=*/true);
+                           config_.acme_challenges, /*has_certificate=*/true, ip_certs_);
+  if (ip_certs_) ip_certs_->set_meta_cert(meta.get());
   logging::log_event(spdlog::level::info, "cert_loaded",
                      {{"file", cert_path_},
                       {"subject", loaded->info.subject},

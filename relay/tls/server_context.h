@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "relay/protocol/key.h"
 #include "relay/tls/acme_challenge.h"
 #include "relay/tls/hostname.h"
+#include "relay/tls/ip_cert_table.h"
 #include "relay/tls/openssl_ptr.h"
 
 namespace boost::asio::ssl {
@@ -29,6 +31,9 @@ struct ServerTlsConfig {
   std::string hostname;  // -hostname; see parse_tls_hostname for "host:port"
   // ACME modes: the TLS-ALPN-01 answers pending (relay/acme/challenge_book.h).
   AcmeChallengeLookup acme_challenges;
+  // letsencrypt with a DNS hostname: also serve certificates for the node's own IP addresses
+  // (ip_cert_table.h). With an IP hostname the hostname's certificate is that certificate.
+  bool acme_ip_certs = false;
 };
 
 // What the admin API shows about the served leaf.
@@ -76,6 +81,16 @@ class CertStore {
   // cover the hostname (nothing is changed then), std::runtime_error when a file cannot be
   // written. Thread-safe.
   void install_issued(const std::string& chain_pem, const std::string& key_pem);
+
+  // --acme-ip-certs beside a DNS hostname; null otherwise.
+  IpCertTable* ip_certs() const { return ip_certs_.get(); }
+  // The same for one of the node's IP addresses: <certdir>/<ip, ':' as '.'>.crt and .key.
+  void install_issued_ip(const std::string& ip, const std::string& chain_pem,
+                         const std::string& key_pem);
+  // Serves the stored certificate of `ip` if its files exist and fit it. False otherwise.
+  bool load_stored_ip(const std::string& ip);
+  std::optional<CertInfo> ip_cert_info(const std::string& ip) const;    // thread-safe
+  std::vector<std::pair<std::string, CertInfo>> ip_cert_infos() const;  // thread-safe
   const std::string& cert_path() const { return cert_path_; }
   const std::string& key_path() const { return key_path_; }
   const TlsHostname& hostname() const { return hostname_; }
@@ -97,6 +112,11 @@ class CertStore {
   std::shared_ptr<Loaded> load() const;  // throws TlsError
   std::shared_ptr<Loaded> check(std::vector<X509Ptr> chain, EvpPkeyPtr key,
                                 const std::string& source) const;
+  std::shared_ptr<Loaded> check_for(const TlsHostname& name, std::vector<X509Ptr> chain,
+                                    EvpPkeyPtr key, const std::string& source,
+                                    const std::string& path) const;
+  void serve_ip(const std::string& ip, std::shared_ptr<Loaded> loaded);
+  std::string ip_file_stem(const std::string& ip) const;
   void start_acme(const std::string& dir);
   void install_placeholder();
   void write_files(const std::string& key_pem, const std::string& chain_pem);
@@ -107,6 +127,7 @@ class CertStore {
   bool acme_ = false;
   TlsHostname hostname_;
   protocol::NodePublic server_key_;
+  std::string dir_;  // certdir with a trailing '/'
   std::string cert_path_;
   std::string key_path_;
   std::string generated_node_json_;
@@ -118,6 +139,8 @@ class CertStore {
   mutable std::mutex mu_;  // guards the members below
   std::shared_ptr<Loaded> loaded_;
   std::shared_ptr<boost::asio::ssl::context> context_;
+  std::shared_ptr<IpCertTable> ip_certs_;
+  std::map<std::string, CertInfo> ip_info_;
   std::chrono::steady_clock::time_point meta_created_;
 };
 

@@ -59,10 +59,15 @@ int socket_bio_write(BIO*, const char* data, int len) {
   return len;
 }
 
-long socket_bio_ctrl(BIO* bio, int cmd, long, void*) {
+long socket_bio_ctrl(BIO* bio, int cmd, long, void* ptr) {
   switch (cmd) {
     case BIO_CTRL_FLUSH:
       return 1;
+    case BIO_C_GET_FD: {  // SSL_get_fd(): the ClientHello callback asks for the local address
+      const int fd = static_cast<SocketBioState*>(BIO_get_data(bio))->fd;
+      if (ptr != nullptr) *static_cast<int*>(ptr) = fd;
+      return fd;
+    }
     case BIO_CTRL_EOF:  // lets OpenSSL tell an unexpected EOF from other failures
       return static_cast<SocketBioState*>(BIO_get_data(bio))->eof ? 1 : 0;
     default:
@@ -77,7 +82,8 @@ int socket_bio_create(BIO* bio) {
 
 BIO_METHOD* socket_bio_method() {
   static BIO_METHOD* method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "derp socket");
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "derp socket");
     if (!m || BIO_meth_set_read(m, socket_bio_read) != 1 ||
         BIO_meth_set_write(m, socket_bio_write) != 1 ||
         BIO_meth_set_ctrl(m, socket_bio_ctrl) != 1 ||

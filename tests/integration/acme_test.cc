@@ -331,6 +331,31 @@ TEST_F(AcmeNode, AnIpHostnameIsCertifiedWithAcmeIpCerts) {
   EXPECT_EQ(mode_of(certdir() + "/127.0.0.1.key"), 0600u);
 }
 
+// derper's --acme-ip-certs beside a DNS hostname: a handshake without a name first gets the
+// hostname's certificate and makes the node obtain one for the address it arrived on; from then
+// on such handshakes get that one, and the hostname's SNI still gets the hostname's.
+TEST_F(AcmeNode, AcmeIpCertsBesideADnsNameCertifyTheAddressHandshakesArriveOn) {
+  Pebble pebble(dir_.path(), pebble_options());
+  pebble.start();
+  auto ip_flags = flags(pebble, "tls-alpn-01");
+  ip_flags.push_back("--acme-ip-certs");
+  DerpdProcess node(ip_flags);
+  ASSERT_TRUE(certified(node, pebble));
+  const std::string hostname_sha = served_leaf_sha256(tls_port_, kName);
+  EXPECT_EQ(served_leaf_sha256(tls_port_, ""), hostname_sha);
+  ASSERT_TRUE(eventually([&] { return installed(node, 2); }, seconds(60))) << node.log();
+  EXPECT_NE(node.log().find("certificate for 127.0.0.1 issued by"), std::string::npos)
+      << node.log();
+  EXPECT_NE(served_leaf_sha256(tls_port_, ""), hostname_sha);
+  EXPECT_EQ(served_leaf_sha256(tls_port_, kName), hostname_sha);
+  expect_relays("127.0.0.1", pebble.issuing_root_file());
+  expect_relays(kName, pebble.issuing_root_file());
+  EXPECT_EQ(mode_of(certdir() + "/127.0.0.1.key"), 0600u);
+  ASSERT_EQ(derpctl("status"), 0) << printed_;
+  EXPECT_NE(printed_.find("IP:127.0.0.1"), std::string::npos) << printed_;
+  EXPECT_NE(printed_.find("DNS:" + std::string(kName)), std::string::npos) << printed_;
+}
+
 // A renewal whose validation fails (the CA cannot reach port 80) says which port to open, and the
 // certificate served until then keeps serving.
 TEST_F(AcmeNode, AFailedValidationKeepsTheCurrentCertificateAndSaysWhichPortToOpen) {
