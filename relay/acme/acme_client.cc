@@ -108,7 +108,7 @@ asio::awaitable<AcmeClient::Reply> AcmeClient::get(const std::string& url) {
 }
 
 asio::awaitable<AcmeClient::Reply> AcmeClient::post(const std::string& url,
-                                                    const std::string& payload,
+                                                    std::string_view payload,
                                                     std::string_view during) {
   for (int attempt = 0;; ++attempt) {
     if (nonce_.empty()) {
@@ -223,8 +223,8 @@ asio::awaitable<void> AcmeClient::authorize(const std::string& authz_url) {
   log_("acme_challenge", "answering " + chosen->type + " for " + id);
   const std::string challenge_type = chosen->type;
   const std::string challenge_url = chosen->url;
-  Reply started =
-      co_await post(challenge_url, "{}", "starting the " + challenge_type + " challenge");
+  const std::string starting = "starting the " + challenge_type + " challenge";
+  Reply started = co_await post(challenge_url, "{}", starting);
 
   const auto deadline = Clock::now() + config_.validation_timeout;
   for (;;) {
@@ -285,8 +285,11 @@ asio::awaitable<Issued> AcmeClient::run_order(std::vector<std::string> names) {
       nlohmann::json{{"csr", base64url(tls::make_csr_der(key.get(), names))}}.dump();
   reply = co_await post(order.finalize, csr, "finalizing the order");
   order = parsed_or_fail(parse_order(reply.body), "finalizing the order");
-  if (order.status == "processing" || order.status == "ready") {
-    order = co_await poll_order(order_url, order.status);
+  // After finalize the order goes from ready (the CA may not have started yet) to processing
+  // to valid: wait through both.
+  while (order.status == "processing" || order.status == "ready") {
+    const std::string leaving = order.status;
+    order = co_await poll_order(order_url, leaving);
   }
   if (order.status != "valid" || order.certificate.empty()) {
     throw AcmeFailure{"the CA did not issue: the order is " + order.status +

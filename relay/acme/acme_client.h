@@ -72,7 +72,9 @@ class AcmeClient {
  private:
   struct Reply;
   boost::asio::awaitable<Reply> get(const std::string& url);
-  boost::asio::awaitable<Reply> post(const std::string& url, const std::string& payload,
+  // POST (a JWS of `payload`; "" is a POST-as-GET). The views must outlive the call (gcc 12
+  // destroys temporaries passed to a co_awaited call twice: callers pass literals or locals).
+  boost::asio::awaitable<Reply> post(const std::string& url, std::string_view payload,
                                      std::string_view during);
   boost::asio::awaitable<void> ensure_directory();
   boost::asio::awaitable<void> ensure_account();

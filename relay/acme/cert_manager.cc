@@ -4,12 +4,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <ctime>
 #include <filesystem>
+#include <list>
 #include <stdexcept>
 
 #include "relay/acme/jws.h"
@@ -124,8 +126,8 @@ struct CertManager::Loop {
   std::unique_ptr<AcmeClient> client;
   asio::io_context io;
   asio::steady_timer wake{io};
-  std::vector<Target> targets;
-  bool forced = false;  // renew_now() for the hostname's certificate
+  std::list<Target> targets;  // a list: attempt() holds a reference while want_ip() adds
+  bool forced = false;        // renew_now() for the hostname's certificate
   bool stopped = false;
   std::vector<std::function<void(bool, const std::string&)>> waiting;
 };
@@ -214,7 +216,9 @@ asio::awaitable<void> CertManager::attempt(Target& t, std::string why) {
   const std::int64_t now = now_unix();
   if (ok) {
     t.backoff = kFirstRetry;
-    t.retry_at = 0;
+    // Not at once again, whatever the new certificate's dates say (a clock far off, a CA
+    // issuing certificates that are already old): that would be a tight loop of orders.
+    t.retry_at = now + kFirstRetry.count();
     log_step("acme_installed", t.name,
              "certificate for " + t.name + " " + result + "; serving it to new connections");
   } else {
@@ -294,37 +298,55 @@ asio::awaitable<void> CertManager::run_loop() {
 
 void CertManager::start() {
   asio::co_spawn(
-      loop_->io, [this] { return run_loop(); }, asio::detached);
+      loop_->io, [this] { return run_loop(); },
+      [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::critical("acme: the renewal loop stopped: {}; certificates are no longer renewed",
+                           ex.what());
+        }
+      });
   thread_ = std::thread([this] { loop_->io.run(); });
 }
 
 void CertManager::stop() {
-  if (!loop_) return;
-  asio::post(loop_->io, [loop = loop_.get()] {
-    loop->stopped = true;
-    loop->wake.cancel();
-    loop->io.stop();
-  });
+  {
+    std::lock_guard lock(post_mu_);
+    if (stopping_ || !loop_) return;
+    stopping_ = true;
+    asio::post(loop_->io, [loop = loop_.get()] {
+      loop->stopped = true;
+      loop->wake.cancel();
+      loop->io.stop();
+    });
+  }
   if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(post_mu_);
   loop_.reset();
 }
 
+bool CertManager::post_to_loop(std::function<void(Loop&)> task) {
+  std::lock_guard lock(post_mu_);
+  if (stopping_ || !loop_) return false;
+  asio::post(loop_->io, [loop = loop_.get(), task = std::move(task)] { task(*loop); });
+  return true;
+}
+
 void CertManager::renew_now(std::function<void(bool ok, const std::string& result)> done) {
-  if (!loop_) {
-    done(false, "the ACME manager is not running");
-    return;
-  }
-  asio::post(loop_->io, [loop = loop_.get(), done = std::move(done)]() mutable {
-    loop->waiting.push_back(std::move(done));
-    loop->forced = true;
-    loop->wake.cancel();
+  auto shared = std::make_shared<decltype(done)>(std::move(done));
+  const bool posted = post_to_loop([shared](Loop& loop) {
+    loop.waiting.push_back(std::move(*shared));
+    loop.forced = true;
+    loop.wake.cancel();
   });
+  if (!posted) (*shared)(false, "the ACME manager is not running");
 }
 
 void CertManager::want_ip(const std::string& ip) {
-  if (!loop_) return;
-  asio::post(loop_->io, [this, ip] {
-    Loop& loop = *loop_;
+  if (!ip_may_be_certified(ip)) return;
+  post_to_loop([this, ip](Loop& loop) {
     if (loop.targets.size() > tls::IpCertTable::kMaxAddresses) return;
     for (const auto& t : loop.targets) {
       if (t.name == ip) return;
@@ -340,6 +362,30 @@ void CertManager::want_ip(const std::string& ip) {
     loop.targets.push_back(std::move(t));
     loop.wake.cancel();
   });
+}
+
+bool CertManager::ip_may_be_certified(const std::string& ip) const {
+  // With --acme-directory-url the operator's CA decides (a private CA may certify anything; the
+  // tests' pebble certifies 127.0.0.1). A public CA validates over the internet: loopback,
+  // private and link-local addresses (health checks, a NAT's inside) would be orders doomed to
+  // fail every 30 minutes.
+  if (config_.directory_url != kLetsEncryptDirectory && config_.directory_url != kGcpDirectory) {
+    return true;
+  }
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(ip, ec);
+  if (ec) return false;
+  if (address.is_loopback() || address.is_multicast() || address.is_unspecified()) return false;
+  if (address.is_v4()) {
+    const auto b = address.to_v4().to_bytes();
+    const bool private_v4 = b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+                            (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) ||
+                            (b[0] == 100 && (b[1] & 0xc0) == 64);  // CGNAT, Tailscale's range
+    return !private_v4;
+  }
+  const auto v6 = address.to_v6();
+  const auto b = v6.to_bytes();
+  return !v6.is_link_local() && (b[0] & 0xfe) != 0xfc;  // not ULA fc00::/7
 }
 
 RenewalStatus CertManager::status(const std::string& name) const {

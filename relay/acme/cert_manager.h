@@ -89,6 +89,9 @@ class CertManager {
   boost::asio::awaitable<void> run_loop();
   boost::asio::awaitable<void> attempt(Target& target, std::string why);
   std::optional<tls::CertInfo> current_of(const Target& target) const;
+  // Posts `task` to the manager's thread; false once stop() began (the task is dropped).
+  bool post_to_loop(std::function<void(Loop&)> task);
+  bool ip_may_be_certified(const std::string& ip) const;
 
   CertManagerConfig config_;
   tls::CertStore& store_;
@@ -100,6 +103,8 @@ class CertManager {
   std::uint64_t renewals_ok_ = 0;
   std::uint64_t renewals_failed_ = 0;
   std::thread thread_;
+  std::mutex post_mu_;  // guards loop_ against stop() for posts from other threads
+  bool stopping_ = false;
   std::unique_ptr<Loop> loop_;  // last: its coroutines refer to everything above
 };
 

@@ -657,10 +657,11 @@ int run_node(const Options& options) {
         .count();
   };
   admin_endpoint.reset();  // its calls use the fronts and the core: stop it first
-  if (cert_manager) cert_manager->stop();
 
   front.stop();
   if (port80) port80->stop();
+  // After the listeners: no handshake asks it for an IP certificate any more.
+  if (cert_manager) cert_manager->stop();
   if (!mesh_control.links().empty()) {
     mesh_control.stop();
     spdlog::info("mesh links stopped after {} ms", elapsed_ms());

@@ -112,7 +112,14 @@ bool take_acme_challenge(SSL* ssl, const AcmeChallengeLookup& lookup, bool& refu
     name = canonical_sni(sni_host_name({sni, sni_len}));
   }
   auto cert = lookup ? lookup(name) : nullptr;
-  if (!cert || SSL_use_certificate(ssl, cert->cert.get()) != 1 ||
+  if (!cert) {
+    refuse = true;
+    return false;
+  }
+  // SSL_certs_clear first: SSL_use_certificate replaces only the slot of the new key's type, and
+  // an RSA certificate left in its slot could still be chosen.
+  SSL_certs_clear(ssl);
+  if (SSL_use_certificate(ssl, cert->cert.get()) != 1 ||
       SSL_use_PrivateKey(ssl, cert->key.get()) != 1 || SSL_clear_chain_certs(ssl) != 1 ||
       !challenge_mark().set(ssl)) {
     refuse = true;

@@ -96,6 +96,7 @@ bool IpCertTable::serve(SSL* ssl) {
   }
   if (ok && meta) ok = sk_X509_push(extra, meta.get()) > 0;
   // SSL_set1_chain takes its own references; the stack's are borrowed.
+  if (ok) SSL_certs_clear(ssl);  // see take_acme_challenge: no other slot may stay
   ok = ok && SSL_use_certificate(ssl, entry->chain.front().get()) == 1 &&
        SSL_use_PrivateKey(ssl, entry->key.get()) == 1 && SSL_set1_chain(ssl, extra) == 1 &&
        served_mark().set(ssl);
