@@ -56,7 +56,10 @@ constexpr auto kTick = milliseconds(10);
 // node are 2.0-2.5 % of a pair's flow there (seen in CI on 2 shared cores); the gap bound and the
 // 0.5 % of normal builds are what catch a drain that strands clients.
 constexpr double kMaxLossPercent = kSanitizerBuild ? 3.0 : 0.5;
-constexpr long long kMaxGapMs = kSanitizerBuild ? 1000 : 250;
+// The gap: with TLS and 300 clients an ASan derpd's handshakes on the siblings take 0.9-1.25 s
+// to absorb a drained node's clients (measured before and after the ACME change, 3 runs each on
+// a quiet 2-core box), so 1 s failed now and then; a stranding drain leaves gaps of many seconds.
+constexpr long long kMaxGapMs = kSanitizerBuild ? 2000 : 250;
 
 long long ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration_cast<milliseconds>(to - from).count();
