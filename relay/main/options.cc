@@ -64,11 +64,12 @@ void add_duration(CLI::App& app, const std::string& name, std::chrono::nanosecon
 // The flags, bound to `o`.
 void add_flags(CLI::App& app, Options& o) {
   app.get_formatter()->column_width(34);
-  app.add_option("-a,--addr", o.addr,
-                 "Main listen address (:port, ip:port, [ip6]:port). TLS when the port is 443 or "
-                 "--certmode=manual, plain HTTP otherwise. Under systemd with derpd.socket "
-                 "(LISTEN_FDS), the sockets for this port, --http-port and --stun-port come from "
-                 "systemd and outlive a restart")
+  app.add_option(
+         "-a,--addr", o.addr,
+         "Main listen address (:port, ip:port, [ip6]:port). TLS when the port is 443, with "
+         "--certmode=manual or with --tls, plain HTTP otherwise. Under systemd with derpd.socket "
+         "(LISTEN_FDS), the sockets for this port, --http-port and --stun-port come from "
+         "systemd and outlive a restart")
       ->capture_default_str();
   app.add_option("--http-port", o.http_port,
                  "Plain HTTP port served beside TLS (captive-portal check, redirects); -1 disables")
@@ -112,7 +113,8 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--acme-eab-key", o.acme_eab_key,
                  "ACME External Account Binding MAC key, base64url or standard base64");
   app.add_flag("--acme-ip-certs", o.acme_ip_certs,
-               "Allow an IP --hostname with --certmode letsencrypt: certify that IP (RFC 8738)")
+               "With --certmode letsencrypt, certify IP addresses (RFC 8738): an IP --hostname, or "
+               "beside a DNS hostname the addresses handshakes without a name arrive on")
       ->capture_default_str();
   app.add_option("--acme-directory-url", o.acme_directory_url,
                  "ACME directory instead of the mode's CA, e.g. Let's Encrypt staging "
