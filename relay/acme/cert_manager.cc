@@ -227,6 +227,9 @@ asio::awaitable<void> CertManager::attempt(Target& t, std::string why) {
       auto until = std::chrono::duration_cast<seconds>(*outcome.retry_after -
                                                        std::chrono::system_clock::now());
       if (until > wait) wait = until;
+      // Rate limits: say until when, in the operator's terms, not only "in N s".
+      result += "; the CA asks to wait until " +
+                tls::utc_text(std::chrono::system_clock::to_time_t(*outcome.retry_after));
     }
     t.retry_at = now + wait.count();
     t.backoff = std::min(t.backoff * 2, kLongestRetry);
