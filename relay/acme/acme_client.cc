@@ -41,25 +41,16 @@ T parsed_or_fail(Parsed<T> parsed, std::string_view during) {
   return std::move(*parsed.value);
 }
 
-// Removes an answer from the book however the validation ends.
+// Runs `undo` however the validation ends: the answer leaves the book.
 class PendingAnswer {
  public:
-  PendingAnswer(ChallengeBook& book, std::string type, std::string key)
-      : book_(book), type_(std::move(type)), key_(std::move(key)) {}
-  ~PendingAnswer() {
-    if (type_ == "http-01") {
-      book_.remove_http01(key_);
-    } else {
-      book_.remove_tls_alpn01(key_);
-    }
-  }
+  explicit PendingAnswer(std::function<void()> undo) : undo_(std::move(undo)) {}
+  ~PendingAnswer() { undo_(); }
   PendingAnswer(const PendingAnswer&) = delete;
   PendingAnswer& operator=(const PendingAnswer&) = delete;
 
  private:
-  ChallengeBook& book_;
-  std::string type_;
-  std::string key_;
+  std::function<void()> undo_;
 };
 
 std::string names_text(const std::vector<std::string>& names) {
@@ -215,10 +206,11 @@ asio::awaitable<void> AcmeClient::authorize(const std::string& authz_url) {
   std::unique_ptr<PendingAnswer> pending;
   if (chosen->type == "http-01") {
     book_.add_http01(chosen->token, key_auth);
-    pending = std::make_unique<PendingAnswer>(book_, chosen->type, chosen->token);
+    pending = std::make_unique<PendingAnswer>(
+        [this, token = chosen->token] { book_.remove_http01(token); });
   } else {
     book_.add_tls_alpn01(id, tls::make_tls_alpn01_cert(id, tls_alpn01_digest(key_auth)));
-    pending = std::make_unique<PendingAnswer>(book_, chosen->type, id);
+    pending = std::make_unique<PendingAnswer>([this, id] { book_.remove_tls_alpn01(id); });
   }
   log_("acme_challenge", "answering " + chosen->type + " for " + id);
   const std::string challenge_type = chosen->type;

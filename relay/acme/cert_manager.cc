@@ -25,6 +25,7 @@
 #include "relay/tls/pem_files.h"
 #include "relay/tls/probe_checks.h"
 #include "relay/tls/server_context.h"
+#include "relay/transport/ip_prefix.h"
 
 namespace derp::acme {
 namespace {
@@ -370,25 +371,17 @@ void CertManager::want_ip(const std::string& ip) {
 bool CertManager::ip_may_be_certified(const std::string& ip) const {
   // With --acme-directory-url the operator's CA decides (a private CA may certify anything; the
   // tests' pebble certifies 127.0.0.1). A public CA validates over the internet: loopback,
-  // private and link-local addresses (health checks, a NAT's inside) would be orders doomed to
-  // fail every 30 minutes.
+  // private, link-local, CGNAT (Tailscale's own range) and ULA addresses (health checks, a NAT's
+  // inside) would be orders doomed to fail every 30 minutes.
   if (config_.directory_url != kLetsEncryptDirectory && config_.directory_url != kGcpDirectory) {
     return true;
   }
+  static const auto kNotPublic = transport::parse_prefix_list(
+      "0.0.0.0/8 10.0.0.0/8 100.64.0.0/10 127.0.0.0/8 169.254.0.0/16 172.16.0.0/12 "
+      "192.168.0.0/16 224.0.0.0/4 ::/128 ::1 fc00::/7 fe80::/10 ff00::/8");
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(ip, ec);
-  if (ec) return false;
-  if (address.is_loopback() || address.is_multicast() || address.is_unspecified()) return false;
-  if (address.is_v4()) {
-    const auto b = address.to_v4().to_bytes();
-    const bool private_v4 = b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-                            (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) ||
-                            (b[0] == 100 && (b[1] & 0xc0) == 64);  // CGNAT, Tailscale's range
-    return !private_v4;
-  }
-  const auto v6 = address.to_v6();
-  const auto b = v6.to_bytes();
-  return !v6.is_link_local() && (b[0] & 0xfe) != 0xfc;  // not ULA fc00::/7
+  return !ec && !transport::any_contains(kNotPublic, address);
 }
 
 RenewalStatus CertManager::status(const std::string& name) const {

@@ -1,7 +1,5 @@
 #include "relay/acme/challenge_book.h"
 
-#include <cctype>
-
 namespace derp::acme {
 
 void ChallengeBook::add_http01(const std::string& token, const std::string& key_authorization) {
@@ -23,10 +21,7 @@ std::optional<std::string> ChallengeBook::http01(std::string_view token) const {
 
 std::string ChallengeBook::sni_key(const std::string& identifier) {
   if (auto reverse = tls::reverse_dns_name(identifier)) return *reverse;
-  std::string key = identifier;
-  if (key.ends_with('.')) key.pop_back();
-  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return key;
+  return tls::canonical_server_name(identifier);
 }
 
 void ChallengeBook::add_tls_alpn01(const std::string& identifier,

@@ -22,12 +22,6 @@ unsigned read_u16(std::span<const unsigned char> b, std::size_t at) {
   return (unsigned{b[at]} << 8) | b[at + 1];
 }
 
-std::string canonical_sni(std::string name) {
-  if (name.ends_with('.')) name.pop_back();
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
-}
-
 }  // namespace
 
 std::shared_ptr<const ChallengeCert> make_tls_alpn01_cert(const std::string& identifier,
@@ -45,6 +39,13 @@ std::shared_ptr<const ChallengeCert> make_tls_alpn01_cert(const std::string& ide
   spec.not_before_offset_seconds = -60 * 60;
   spec.acme_identifier.assign(digest.begin(), digest.end());
   out->cert = issue_cert(spec, out->key.get());
+  return out;
+}
+
+std::string canonical_server_name(std::string_view name) {
+  if (name.ends_with('.')) name.remove_suffix(1);
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -109,7 +110,7 @@ bool take_acme_challenge(SSL* ssl, const AcmeChallengeLookup& lookup, bool& refu
   std::size_t sni_len = 0;
   std::string name;
   if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &sni, &sni_len) == 1) {
-    name = canonical_sni(sni_host_name({sni, sni_len}));
+    name = canonical_server_name(sni_host_name({sni, sni_len}));
   }
   auto cert = lookup ? lookup(name) : nullptr;
   if (!cert) {

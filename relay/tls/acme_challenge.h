@@ -35,6 +35,9 @@ std::shared_ptr<const ChallengeCert> make_tls_alpn01_cert(const std::string& ide
 using AcmeChallengeLookup =
     std::function<std::shared_ptr<const ChallengeCert>(std::string_view sni)>;
 
+// A server name as lookups compare it: lower case, without a trailing dot.
+std::string canonical_server_name(std::string_view name);
+
 // "1.0.0.127.in-addr.arpa" for 127.0.0.1, the nibble form under ip6.arpa for IPv6; nullopt when
 // `ip` is not an IP literal.
 std::optional<std::string> reverse_dns_name(std::string_view ip);

@@ -155,7 +155,10 @@ std::shared_ptr<ssl::context> build_context(const std::vector<X509Ptr>& chain, E
   SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
   SSL_CTX_set_tlsext_servername_arg(ctx, sc.get());
   SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
-  SSL_CTX_set_client_hello_cb(ctx, on_client_hello, sc.get());
+  // Manual mode has nothing to choose per handshake: no callback on its handshakes.
+  if (sc->acme_challenges || sc->ip_certs || !sc->has_certificate) {
+    SSL_CTX_set_client_hello_cb(ctx, on_client_hello, sc.get());
+  }
   return std::shared_ptr<ssl::context>(sc, &sc->ctx);
 }
 

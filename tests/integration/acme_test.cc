@@ -13,7 +13,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <fstream>
 
 #include "relay/client/derp_client.h"
 #include "relay/tls/cert_fields.h"
@@ -22,6 +21,7 @@
 #include "tests/support/derpd_process.h"
 #include "tests/support/http_get.h"
 #include "tests/support/pebble.h"
+#include "tests/support/text_file.h"
 #include "tests/support/wait.h"
 
 namespace derp::testing {
@@ -37,12 +37,6 @@ mode_t mode_of(const std::string& path) {
   struct stat st {};
   EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
   return st.st_mode & 0777;
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
 }
 
 // The SHA-256 of the leaf certificate a new TLS handshake with 127.0.0.1:port is shown, offering
@@ -119,14 +113,13 @@ class AcmeNode : public ::testing::Test {
                                 "/derpctl --admin unix:" + admin_socket() + " " + args + " > " +
                                 out + " 2>&1";
     int status = std::system(command.c_str());
-    std::ifstream in(out);
-    printed_.assign(std::istreambuf_iterator<char>(in), {});
+    printed_ = read_text_file(out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   std::string admin_socket() const { return dir_.path() + "/admin.sock"; }
 
   static bool installed(const DerpdProcess& node, std::size_t times = 1) {
-    return count_of(node.log(), "serving it to new connections") >= times;
+    return count_occurrences(node.log(), "serving it to new connections") >= times;
   }
   // Waits for the node's first certificate; fails the test with both logs when none comes.
   static bool certified(const DerpdProcess& node, const Pebble& pebble) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/hex.h"
+#include "tests/support/text_file.h"
 
 namespace derp::testing {
 
@@ -45,11 +46,6 @@ inline std::vector<std::uint8_t> concat(const std::vector<CaptureEvent>& events,
     if (e.client_to_server == c2s) out.insert(out.end(), e.bytes.begin(), e.bytes.end());
   }
   return out;
-}
-
-inline std::string read_text_file(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 }  // namespace derp::testing

@@ -8,23 +8,16 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "relay/tls/test_ca.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_get.h"
+#include "tests/support/text_file.h"
 
 namespace derp::testing {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 int open_log(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -37,14 +30,14 @@ void wait_for_line(const std::string& path, const std::string& text, pid_t pid,
                    const std::string& what) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (read_file(path).find(text) != std::string::npos) return;
+    if (read_text_file(path).find(text) != std::string::npos) return;
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
-      throw std::runtime_error(what + " exited at start:\n" + read_file(path));
+      throw std::runtime_error(what + " exited at start:\n" + read_text_file(path));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error(what + " did not start within 20 s:\n" + read_file(path));
+  throw std::runtime_error(what + " did not start within 20 s:\n" + read_text_file(path));
 }
 
 }  // namespace
@@ -134,17 +127,11 @@ std::string Pebble::issuing_root_file() const {
 }
 
 int Pebble::orders() const {
-  const std::string text = log();
-  int count = 0;
-  for (auto at = text.find("Added order"); at != std::string::npos;
-       at = text.find("Added order", at + 1)) {
-    ++count;
-  }
-  return count;
+  return static_cast<int>(count_occurrences(log(), "Added order"));
 }
 
 std::string Pebble::log() const {
-  return read_file(dir_ + "/pebble-" + std::to_string(runs_) + ".log");
+  return read_text_file(dir_ + "/pebble-" + std::to_string(runs_) + ".log");
 }
 
 }  // namespace derp::testing

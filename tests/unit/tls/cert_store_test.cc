@@ -12,6 +12,7 @@
 #include "relay/tls/server_context.h"
 #include "relay/tls/test_ca.h"
 #include "relay/tls/tls_error.h"
+#include "tests/support/text_file.h"
 #include "tests/unit/tls/tls_harness.h"
 
 namespace derp::tls {
@@ -181,11 +182,6 @@ TEST(CertStore, ReloadPicksUpReplacedCertAndSurvivesBrokenFiles) {
   EXPECT_NE(store.cert_info()->sha256_hex, new_sha);
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 // ACME mode before the first certificate: a TLS-ALPN-01 validation gets its challenge certificate
 // alone (no meta cert, ALPN acme-tls/1); every other handshake is refused; nothing else answers
 // acme-tls/1. Once a certificate is issued, DERP clients get it with the meta cert.
@@ -212,7 +208,8 @@ TEST(CertStore, AcmeModeAnswersValidationsBeforeTheFirstCertificateAndServesTheI
   EXPECT_FALSE(run_handshake(store.current(), validation).ok()) << "no challenge for that name";
 
   auto pki = write_test_pki(dir.file("issued"), {"localhost"});
-  store.install_issued(read_text(pki.leaf_cert), read_text(pki.leaf_key));
+  store.install_issued(derp::testing::read_text_file(pki.leaf_cert),
+                       derp::testing::read_text_file(pki.leaf_key));
   ASSERT_TRUE(store.cert_info());
   r = run_handshake(store.current(), ClientOptions{});
   ASSERT_TRUE(r.ok());
@@ -220,15 +217,18 @@ TEST(CertStore, AcmeModeAnswersValidationsBeforeTheFirstCertificateAndServesTheI
   EXPECT_TRUE(r.meta_key) << "the meta cert is appended in every mode";
   EXPECT_EQ(r.alpn, "");
   EXPECT_EQ(mode_of(dir.file("localhost.key")), 0600u);
-  EXPECT_EQ(read_text(dir.file("localhost.crt")), read_text(pki.leaf_cert));
+  EXPECT_EQ(derp::testing::read_text_file(dir.file("localhost.crt")),
+            derp::testing::read_text_file(pki.leaf_cert));
 
   // A certificate for another name is refused and changes nothing.
   auto other = write_test_pki(dir.file("other"), {"other.example"});
   const std::string served = store.cert_info()->sha256_hex;
-  EXPECT_THROW(store.install_issued(read_text(other.leaf_cert), read_text(other.leaf_key)),
+  EXPECT_THROW(store.install_issued(derp::testing::read_text_file(other.leaf_cert),
+                                    derp::testing::read_text_file(other.leaf_key)),
                TlsError);
   EXPECT_EQ(store.cert_info()->sha256_hex, served);
-  EXPECT_EQ(read_text(dir.file("localhost.crt")), read_text(pki.leaf_cert));
+  EXPECT_EQ(derp::testing::read_text_file(dir.file("localhost.crt")),
+            derp::testing::read_text_file(pki.leaf_cert));
 
   // A restart serves the stored certificate at once.
   CertStore again(config, test_key());
@@ -240,11 +240,14 @@ TEST(CertStore, AcmeModeAnswersValidationsBeforeTheFirstCertificateAndServesTheI
 TEST(CertStore, AcmeModeTakesOverDerpersAutocertFile) {
   TempDir dir;
   auto pki = write_test_pki(dir.file("derper"), {"localhost"});
-  files::write_file_atomically(dir.file("localhost"),
-                               read_text(pki.leaf_key) + read_text(pki.leaf_cert), 0600);
+  files::write_file_atomically(
+      dir.file("localhost"),
+      derp::testing::read_text_file(pki.leaf_key) + derp::testing::read_text_file(pki.leaf_cert),
+      0600);
   CertStore store(ServerTlsConfig{"letsencrypt", dir.path(), "localhost", {}}, test_key());
   ASSERT_TRUE(store.cert_info());
-  EXPECT_EQ(read_text(dir.file("localhost.crt")), read_text(pki.leaf_cert));
+  EXPECT_EQ(derp::testing::read_text_file(dir.file("localhost.crt")),
+            derp::testing::read_text_file(pki.leaf_cert));
   EXPECT_EQ(mode_of(dir.file("localhost.key")), 0600u);
   EXPECT_TRUE(run_handshake(store.current(), ClientOptions{}).ok());
 }
