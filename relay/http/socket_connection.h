@@ -18,6 +18,7 @@
 #include "relay/server/client_session.h"
 #include "relay/server/worker.h"
 #include "relay/transport/io_result.h"
+#include "relay/transport/read_watch.h"
 
 namespace derp::http {
 
@@ -49,8 +50,7 @@ class SocketConnection : public server::SessionTransport,
       return finish();
     }
     // Read before waiting: TLS may already hold records that arrived with the request.
-    boost::asio::post(transport_.socket().get_executor(),
-                      [self = this->shared_from_this()] { self->on_readable({}); });
+    schedule_read();
   }
 
   void wake_writer() override {
@@ -88,10 +88,28 @@ class SocketConnection : public server::SessionTransport,
  private:
   using tcp = boost::asio::ip::tcp;
 
+  // Waiting for input costs nothing once the watch is armed: it announces every readiness edge
+  // until the socket closes (relay/transport/read_watch.h).
+  struct ReadWatcher {
+    std::shared_ptr<SocketConnection> c;
+    void readable() {
+      if (!c->input_pause_.paused()) c->schedule_read();  // a pause ends in a read of its own
+    }
+    void ended() { c->on_readable(boost::asio::error::operation_aborted); }
+  };
   void wait_readable() {
-    transport_.socket().async_wait(
-        tcp::socket::wait_read,
-        [self = this->shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+    if (watching_) return;
+    watching_ = true;
+    transport::watch_readable(transport_.socket(), ReadWatcher{this->shared_from_this()});
+  }
+  // One read at a time is queued, however many edges or reasons there are to read.
+  void schedule_read() {
+    if (read_scheduled_ || closed_) return;
+    read_scheduled_ = true;
+    boost::asio::post(transport_.socket().get_executor(), [self = this->shared_from_this()] {
+      self->read_scheduled_ = false;
+      self->on_readable({});
+    });
   }
 
   void on_readable(boost::system::error_code ec) {
@@ -108,8 +126,7 @@ class SocketConnection : public server::SessionTransport,
       return wait_readable();
     }
     // Still more to read: let the worker's other connections (and writers) have a turn first.
-    boost::asio::post(transport_.socket().get_executor(),
-                      [self = this->shared_from_this()] { self->on_readable({}); });
+    schedule_read();
   }
 
   // Over the client's receive limit (relay/http/input_pause.h).
@@ -187,6 +204,8 @@ class SocketConnection : public server::SessionTransport,
   bool ending_output_ = false;  // the session is leaving: end the output once flushed
   bool goodbye_written_ = false;
   bool output_ended_ = false;
+  bool watching_ = false;        // the read watch is armed (wait_readable)
+  bool read_scheduled_ = false;  // schedule_read() posted an on_readable not yet run
 };
 
 }  // namespace derp::http
