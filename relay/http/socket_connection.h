@@ -49,7 +49,10 @@ class SocketConnection : public server::SessionTransport,
         !session_.on_bytes({static_cast<const std::uint8_t*>(leftover.data()), leftover.size()})) {
       return finish();
     }
-    // Read before waiting: TLS may already hold records that arrived with the request.
+    // Armed once for the connection's life: waiting for input then costs nothing
+    // (relay/transport/read_watch.h). Read at once too: TLS may already hold records that arrived
+    // with the request.
+    transport::watch_readable(transport_.socket(), ReadWatcher{this->shared_from_this()});
     schedule_read();
   }
 
@@ -88,8 +91,7 @@ class SocketConnection : public server::SessionTransport,
  private:
   using tcp = boost::asio::ip::tcp;
 
-  // Waiting for input costs nothing once the watch is armed: it announces every readiness edge
-  // until the socket closes (relay/transport/read_watch.h).
+  // Announces every readiness edge until the socket closes.
   struct ReadWatcher {
     std::shared_ptr<SocketConnection> c;
     void readable() {
@@ -97,11 +99,6 @@ class SocketConnection : public server::SessionTransport,
     }
     void ended() { c->on_readable(boost::asio::error::operation_aborted); }
   };
-  void wait_readable() {
-    if (watching_) return;
-    watching_ = true;
-    transport::watch_readable(transport_.socket(), ReadWatcher{this->shared_from_this()});
-  }
   // One read at a time is queued, however many edges or reasons there are to read.
   void schedule_read() {
     if (read_scheduled_ || closed_) return;
@@ -122,9 +119,8 @@ class SocketConnection : public server::SessionTransport,
     if (auto pause = session_.input_pause(); pause.count() > 0) [[unlikely]] {
       return pause_input(pause);
     }
-    if (r.wait == transport::IoWait::kReadable || !transport_.more_to_read()) {
-      return wait_readable();
-    }
+    // Drained: the watch announces the next bytes.
+    if (r.wait == transport::IoWait::kReadable || !transport_.more_to_read()) return;
     // Still more to read: let the worker's other connections (and writers) have a turn first.
     schedule_read();
   }
@@ -204,7 +200,6 @@ class SocketConnection : public server::SessionTransport,
   bool ending_output_ = false;  // the session is leaving: end the output once flushed
   bool goodbye_written_ = false;
   bool output_ended_ = false;
-  bool watching_ = false;        // the read watch is armed (wait_readable)
   bool read_scheduled_ = false;  // schedule_read() posted an on_readable not yet run
 };
 

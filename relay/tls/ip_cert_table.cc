@@ -72,7 +72,7 @@ bool IpCertTable::serve(SSL* ssl) {
   }
   // A DNS name goes to the hostname's certificate; only the empty SNI or an IP literal (which
   // Go clients never send, but others may) are ours.
-  if (!sni.empty() && !parse_tls_hostname(sni).is_ip) return false;
+  if (!sni.empty() && !is_ip_literal(sni)) return false;
   const std::string ip = local_ip_of(SSL_get_fd(ssl));
   if (ip.empty() || (!sni.empty() && sni != ip)) return false;
 
