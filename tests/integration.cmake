@@ -6,7 +6,8 @@ target_link_libraries(derp_test_support PUBLIC derp_child_process derp_client de
                       derp_tls_test_support GTest::gtest)
 
 derp_unit_test(relay_integration_test
-  SOURCES integration/relay_test.cc integration/client/connect_deadline_test.cc
+  SOURCES integration/relay_test.cc integration/worker_packing_test.cc
+          integration/client/connect_deadline_test.cc
   DEPS derp_test_support
   LABELS integration)
 add_dependencies(relay_integration_test derpd)

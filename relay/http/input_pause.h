@@ -24,7 +24,10 @@ class InputPause {
   template <class Executor, class Resume>
   void start(const Executor& executor, std::chrono::nanoseconds pause, Resume resume) {
     if (cancelled_) return;
-    if (!timer_) timer_ = std::make_unique<boost::asio::steady_timer>(executor);
+    // A connection that moved to another worker pauses on its new worker's clock.
+    if (!timer_ || timer_->get_executor() != executor) {
+      timer_ = std::make_unique<boost::asio::steady_timer>(executor);
+    }
     paused_ = true;
     timer_->expires_after(pause);
     timer_->async_wait([this, arming = ++arming_,

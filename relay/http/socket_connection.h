@@ -7,6 +7,7 @@
 // say which readiness to wait for.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <memory>
@@ -16,9 +17,11 @@
 #include "relay/http/input_pause.h"
 #include "relay/limits/connection_limits.h"
 #include "relay/server/client_session.h"
+#include "relay/server/server.h"
 #include "relay/server/worker.h"
 #include "relay/transport/io_result.h"
 #include "relay/transport/read_watch.h"
+#include "relay/transport/socket_handover.h"
 
 namespace derp::http {
 
@@ -36,7 +39,8 @@ class SocketConnection : public server::SessionTransport,
  public:
   SocketConnection(server::Server& server, server::Worker& worker, Transport transport,
                    server::ConnectionInfo info, limits::ConnectionSlot slot = {})
-      : worker_(worker),
+      : server_(server),
+        worker_(&worker),
         transport_(std::move(transport)),
         session_(server, worker, *this, std::move(info)),
         slot_(std::move(slot)) {}
@@ -52,7 +56,7 @@ class SocketConnection : public server::SessionTransport,
     // Armed once for the connection's life: waiting for input then costs nothing
     // (relay/transport/read_watch.h). Read at once too: TLS may already hold records that arrived
     // with the request.
-    transport::watch_readable(transport_.socket(), ReadWatcher{this->shared_from_this()});
+    watch();
     schedule_read();
   }
 
@@ -60,10 +64,10 @@ class SocketConnection : public server::SessionTransport,
     if (write_scheduled_ || waiting_writable_ || closed_) return;
     write_scheduled_ = true;
     // Deferred so that everything queued during this turn of the event loop goes in one write.
-    boost::asio::post(transport_.socket().get_executor(), [self = this->shared_from_this()] {
-      self->write_scheduled_ = false;
-      self->do_write();
-    });
+    boost::asio::post(transport_.socket().get_executor(), while_here([](SocketConnection& c) {
+                        c.write_scheduled_ = false;
+                        c.do_write();
+                      }));
   }
 
   void close() override {
@@ -91,27 +95,51 @@ class SocketConnection : public server::SessionTransport,
  private:
   using tcp = boost::asio::ip::tcp;
 
-  // Announces every readiness edge until the socket closes.
+  // Wraps every completion handler of this connection. Once the connection has moved to another
+  // worker (move_home), what it left queued on the old one (the read watch that the socket's
+  // release cancelled, a posted read or write) must not touch it: the new worker restarts reading
+  // and writing itself (arrive). The epoch is atomic because such a leftover reads it on the old
+  // worker's thread while the new one may be moving the connection again.
+  template <class Fn>
+  auto while_here(Fn fn) {
+    return [self = this->shared_from_this(), epoch = epoch_.load(std::memory_order_relaxed),
+            fn = std::move(fn)](auto... args) {
+      if (self->epoch_.load(std::memory_order_relaxed) != epoch) return;
+      fn(*self, args...);
+    };
+  }
+
+  // Announces every readiness edge until the socket closes or leaves this worker.
   struct ReadWatcher {
     std::shared_ptr<SocketConnection> c;
+    std::uint32_t epoch;
     void readable() {
-      if (!c->input_pause_.paused()) c->schedule_read();  // a pause ends in a read of its own
+      // A pause ends in a read of its own.
+      if (!c->input_pause_.paused()) c->schedule_read();
     }
-    void ended() { c->on_readable(boost::asio::error::operation_aborted); }
+    void ended() {
+      if (c->epoch_.load(std::memory_order_relaxed) != epoch) return;  // released by a move
+      c->on_readable(boost::asio::error::operation_aborted);
+    }
   };
+  void watch() {
+    transport::watch_readable(
+        transport_.socket(),
+        ReadWatcher{this->shared_from_this(), epoch_.load(std::memory_order_relaxed)});
+  }
   // One read at a time is queued, however many edges or reasons there are to read.
   void schedule_read() {
     if (read_scheduled_ || closed_) return;
     read_scheduled_ = true;
-    boost::asio::post(transport_.socket().get_executor(), [self = this->shared_from_this()] {
-      self->read_scheduled_ = false;
-      self->on_readable({});
-    });
+    boost::asio::post(transport_.socket().get_executor(), while_here([](SocketConnection& c) {
+                        c.read_scheduled_ = false;
+                        c.on_readable({});
+                      }));
   }
 
   void on_readable(boost::system::error_code ec) {
     if (ec || closed_) return finish();
-    auto scratch = worker_.read_scratch().first(kReadChunkBytes);
+    auto scratch = worker_->read_scratch().first(kReadChunkBytes);
     transport::IoResult r = transport_.read(scratch.data(), scratch.size());
     if (r.bytes > 0 && !session_.on_bytes({scratch.data(), r.bytes})) return finish();
     if (transport_.output_pending()) wake_writer();  // TLS answered something (KeyUpdate)
@@ -119,17 +147,56 @@ class SocketConnection : public server::SessionTransport,
     if (auto pause = session_.input_pause(); pause.count() > 0) [[unlikely]] {
       return pause_input(pause);
     }
+    if (move_home()) return;
     // Drained: the watch announces the next bytes.
     if (r.wait == transport::IoWait::kReadable || !transport_.more_to_read()) return;
     // Still more to read: let the worker's other connections (and writers) have a turn first.
     schedule_read();
   }
 
+  // Moves the connection to the worker its session asked for (relay/server/worker_packing.h).
+  // Called at the end of a read, on the current worker's thread. Not while a write waits for the
+  // socket or input is paused for a receive limit: it waits for a quieter read.
+  bool move_home() {
+    auto to = session_.move_wanted();
+    if (!to) [[likely]]
+      return false;
+    if (waiting_writable_ || transport_.output_pending() || input_pause_.paused() ||
+        ending_output_ || closed_) {
+      return false;
+    }
+    // Before release() cancels the read watch: its end must not be taken for the socket's.
+    epoch_.fetch_add(1, std::memory_order_relaxed);
+    auto socket = std::make_shared<transport::SocketInTransit>(
+        transport::SocketInTransit::take(transport_.socket()));
+    // A read or write posted here is dropped (while_here); the new worker reads and writes instead.
+    read_scheduled_ = false;
+    write_scheduled_ = false;
+    server::Worker& there = server_.worker(*to);
+    const server::ClientSession::Departure departure = session_.depart(there);
+    worker_ = &there;
+    there.post(
+        server::RunOnWorker{[self = this->shared_from_this(), socket] { self->arrive(*socket); }});
+    departure.point_registry_to_new_worker();
+    return true;
+  }
+
+  void arrive(transport::SocketInTransit& socket) {
+    socket.put(transport_.socket(), worker_->io());
+    session_.arrive();
+    // A socket that could not be handed over (or a worker already closing everything) ends the
+    // connection here, as any broken one.
+    if (!transport_.socket().is_open() || worker_->stopping()) return finish();
+    watch();
+    if (session_.has_output()) wake_writer();
+    on_readable({});  // what arrived meanwhile, or TLS records already buffered
+  }
+
   // Over the client's receive limit (relay/http/input_pause.h).
   void pause_input(std::chrono::nanoseconds pause) {
     input_pause_.start(
         transport_.socket().get_executor(), pause,
-        [self = this->shared_from_this()](boost::system::error_code ec) { self->on_readable(ec); });
+        while_here([](SocketConnection& c, boost::system::error_code ec) { c.on_readable(ec); }));
   }
 
   void do_write() {
@@ -139,7 +206,7 @@ class SocketConnection : public server::SessionTransport,
       if (r.failed()) return write_failed(r.error);
       if (transport_.output_pending()) return wait_writable();
     }
-    auto& batch = worker_.write_scratch();
+    auto& batch = worker_->write_scratch();
     for (int i = 0; i < kWriteBatchesPerTurn && session_.has_output(); ++i) {
       batch.clear();
       session_.take_output(batch, server::kWriteBatchBytes);
@@ -169,12 +236,12 @@ class SocketConnection : public server::SessionTransport,
 
   void wait_writable() {
     waiting_writable_ = true;
-    transport_.socket().async_wait(tcp::socket::wait_write,
-                                   [self = this->shared_from_this()](boost::system::error_code ec) {
-                                     self->waiting_writable_ = false;
-                                     if (ec || self->closed_) return;
-                                     self->do_write();
-                                   });
+    transport_.socket().async_wait(
+        tcp::socket::wait_write, while_here([](SocketConnection& c, boost::system::error_code ec) {
+          c.waiting_writable_ = false;
+          if (ec || c.closed_) return;
+          c.do_write();
+        }));
   }
 
   void write_failed(const boost::system::error_code& ec) {
@@ -188,7 +255,9 @@ class SocketConnection : public server::SessionTransport,
     session_.shutdown();
   }
 
-  server::Worker& worker_;
+  server::Server& server_;
+  server::Worker* worker_;               // the worker the connection lives on (it moves: move_home)
+  std::atomic<std::uint32_t> epoch_{0};  // moves so far; see while_here()
   Transport transport_;
   server::ClientSession session_;
   limits::ConnectionSlot slot_;  // this connection's place under --max-connections*

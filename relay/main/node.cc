@@ -199,6 +199,8 @@ int run_node(const Options& options) {
   config.queue_depth = queue_depth_from_env();
   config.write_timeout = ms(o.tcp_write_timeout);
   config.workers = o.workers;
+  config.pack_workers = o.worker_packing;
+  config.packing.grow_busy = o.worker_packing_spread_at / 100;
   server::Server server(config);
   // Whichever way this function ends, the admission thread stops before the workers do: its
   // answers are posted to them.

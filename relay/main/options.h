@@ -54,6 +54,8 @@ struct Options {
   std::int64_t accept_connection_burst = std::numeric_limits<std::int64_t>::max();
   std::string connection_limit_exempt = "127.0.0.0/8,::1";
   unsigned workers = 0;
+  bool worker_packing = true;
+  double worker_packing_spread_at = 75;  // percent
   std::string log_level = "info";
   std::string log_format = "text";  // or "json": one object per line
   // Admission (protocol §4.9), with derper's flag names and defaults.

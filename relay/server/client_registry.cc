@@ -106,6 +106,24 @@ void ClientRegistry::mark_active(const protocol::NodePublic& key, std::uint64_t 
   note_history(it->second, conn_id);
 }
 
+ClientRegistry::Member* ClientRegistry::find_member(Entry& e, std::uint64_t conn_id) {
+  for (auto& m : e.members) {
+    if (m.ref.conn_id == conn_id) return &m;
+  }
+  return nullptr;
+}
+
+void ClientRegistry::move(const protocol::NodePublic& key, std::uint64_t conn_id,
+                          std::uint32_t worker) {
+  Shard& s = shard_for(key);
+  std::unique_lock lock(s.mu);
+  auto it = s.entries.find(key);
+  if (it == s.entries.end()) return;
+  if (Member* m = find_member(it->second, conn_id)) {
+    m->ref.worker = worker;
+  }
+}
+
 bool ClientRegistry::drop_forwarder(Entry& e, std::uint32_t link) {
   auto f = std::find(e.forwarders.begin(), e.forwarders.end(), link);
   if (f == e.forwarders.end()) {

@@ -53,6 +53,10 @@ class ClientRegistry {
   // connection and no mesh sibling has it either.
   bool remove(const protocol::NodePublic& key, std::uint64_t conn_id);
 
+  // A connection moved to another worker (relay/server/worker_packing.h): packets for it are
+  // routed there from now on. Nothing happens if it unregistered meanwhile.
+  void move(const protocol::NodePublic& key, std::uint64_t conn_id, std::uint32_t worker);
+
   // Mesh routes (protocol §5.3). The first link to announce a key is preferred; later ones are
   // fallbacks in announcement order. Returns true from remove_* when a key left the region.
   void add_forwarder(const protocol::NodePublic& key, std::uint32_t link);
@@ -91,6 +95,7 @@ class ClientRegistry {
     return shards_[std::hash<protocol::NodePublic>{}(key) % kShards];
   }
   void set_dup_flags(Entry& e);
+  static Member* find_member(Entry& e, std::uint64_t conn_id);
   void note_history(Entry& e, std::uint64_t conn_id);
   void tell_watchers_present(const protocol::PeerPresentFrame& p);
   void tell_watchers_gone(const protocol::NodePublic& key);

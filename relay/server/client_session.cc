@@ -69,7 +69,8 @@ std::string_view to_string(DropReason r) {
 ClientSession::ClientSession(Server& server, Worker& worker, SessionTransport& transport,
                              ConnectionInfo info)
     : server_(server),
-      worker_(worker),
+      worker_(&worker),
+      server_packs_workers_(server.packs_workers()),
       transport_(transport),
       info_(std::move(info)),
       conn_id_(server.next_conn_id()),
@@ -79,8 +80,8 @@ ClientSession::ClientSession(Server& server, Worker& worker, SessionTransport& t
       connected_wall_(std::chrono::system_clock::now()) {
   not_here_refill_ = created_;
   last_activity_ns_.store(steady_ns(created_), std::memory_order_relaxed);
-  worker_.add_session(conn_id_, this);
-  worker_.counters().accepts.add();
+  worker_->add_session(conn_id_, this);
+  worker_->counters().accepts.add();
 }
 
 ClientSession::~ClientSession() {
@@ -88,7 +89,7 @@ ClientSession::~ClientSession() {
 }
 
 void ClientSession::start(std::string_view http_prefix) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   control_.assign(http_prefix.begin(), http_prefix.end());
   proto::append_server_key(control_, server_.public_key());
   wake();
@@ -103,15 +104,15 @@ bool ClientSession::fail(std::string reason) {
   // goes to the log and the admin API.
   if (close_reason_.empty()) close_reason_ = logging::printable(reason);
   if (!established_) {
-    worker_.counters().handshake_failures.add();
+    worker_->counters().handshake_failures.add();
   } else {
-    worker_.counters().protocol_errors.add();
+    worker_->counters().protocol_errors.add();
   }
   return false;
 }
 
 void ClientSession::close(std::string_view reason) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_) return;
   closing_ = true;
   if (close_reason_.empty()) close_reason_ = std::string(reason);
@@ -119,7 +120,7 @@ void ClientSession::close(std::string_view reason) {
 }
 
 void ClientSession::leave(std::string_view reason, std::optional<protocol::RestartingFrame> hint) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_ || leaving_) return;
   if (!established_) return close(reason);
   if (hint) proto::append_restarting(control_, *hint);
@@ -180,7 +181,7 @@ ClientSession::HeaderAction ClientSession::admit_header(const proto::FrameHeader
       }
       return HeaderAction::kRead;
     default:
-      worker_.counters().unknown_frames.add();
+      worker_->counters().unknown_frames.add();
       return HeaderAction::kSkip;
   }
 }
@@ -199,7 +200,7 @@ bool ClientSession::stopped_at(Bytes rest) {
 }
 
 bool ClientSession::on_bytes(Bytes data) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_ || awaiting_admission_) [[unlikely]] {
     return !closing_ && hold(data);
   }
@@ -208,7 +209,7 @@ bool ClientSession::on_bytes(Bytes data) {
   last_activity_ns_.store(now_ns, std::memory_order_relaxed);
   if (receive_bucket_) [[unlikely]]
     receive_bucket_->refill(now);
-  worker_.set_batch_now_ns(now_ns);  // stamps the packets routed from these bytes
+  worker_->set_batch_now_ns(now_ns);  // stamps the packets routed from these bytes
   while (!data.empty()) {
     if (skip_ > 0) {
       std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_, data.size()));
@@ -318,13 +319,13 @@ bool ClientSession::handle_client_info(Bytes payload) {
   const auto& admit = server_.config().admit;
   const bool mesh_peer = parsed.info->mesh_key && server_.mesh_key_matches(*parsed.info->mesh_key);
   if (!admit || mesh_peer) {
-    if (admit) worker_.counters().mesh_peers_admitted.add();
+    if (admit) worker_->counters().mesh_peers_admitted.add();
     establish(frame.value.key, std::move(*parsed.info), *shared);
     return true;
   }
   awaiting_admission_ = AwaitingAdmission{frame.value.key, std::move(*parsed.info), *shared};
   // The answer comes back through the worker's inbox; by then the connection may be gone.
-  Worker* worker = &worker_;
+  Worker* worker = worker_;
   std::optional<boost::asio::ip::address> source;
   if (info_.remote_ip != std::array<std::uint8_t, 16>{}) {
     source = transport::address_from_key(info_.remote_ip);
@@ -339,7 +340,7 @@ bool ClientSession::handle_client_info(Bytes payload) {
 }
 
 void ClientSession::admission_decided(bool admit, const std::string& reason) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (!awaiting_admission_ || closing_) return;
   AwaitingAdmission a = std::move(*awaiting_admission_);
   awaiting_admission_.reset();
@@ -382,10 +383,8 @@ void ClientSession::establish(const proto::NodePublic& key, proto::ClientInfo in
   if (info_.not_ideal) presence.flags |= proto::kPeerPresentNotIdeal;
   if (presence.flags == 0) presence.flags = proto::kPeerPresentIsRegular;
 
-  auto& counters = worker_.counters();
-  counters.current_connections.add(1);
-  if (info_.not_ideal) counters.current_notideal_connections.add(1);
-  server_.registry().add(key_, ConnRef{worker_.index(), conn_id_, this}, presence);
+  count_in_gauges(+1);
+  server_.registry().add(key_, ConnRef{worker_->index(), conn_id_, this}, presence);
   registered_ = true;
   server_.events().publish(
       {ClientEvent::Kind::kConnected, conn_id_, key_, info_.remote_text, preferred_, {}});
@@ -429,7 +428,7 @@ bool ClientSession::handle_note_preferred(Bytes payload) {
   preferred_ = preferred;
   server_.events().publish(
       {ClientEvent::Kind::kHomeChanged, conn_id_, key_, info_.remote_text, preferred, {}});
-  auto& counters = worker_.counters();
+  auto& counters = worker_->counters();
   counters.current_home_connections.add(preferred ? 1 : -1);
   if (server_.now() - established_at_ > std::chrono::seconds(5)) {
     (preferred ? counters.home_moves_in : counters.home_moves_out).add();
@@ -440,7 +439,7 @@ bool ClientSession::handle_note_preferred(Bytes payload) {
 bool ClientSession::handle_ping(Bytes payload) {
   auto f = proto::parse_ping(payload);
   if (!f) return fail("Ping: " + std::string(to_string(f.error)));
-  worker_.counters().got_ping.add();
+  worker_->counters().got_ping.add();
   // One pending pong at most: a ping that arrives while one is unsent gets no reply.
   if (pending_pong_) return true;
   pending_pong_ = f.value;
@@ -452,7 +451,7 @@ bool ClientSession::handle_watch_conns() {
   if (!can_mesh_) return fail("WatchConns without mesh key");
   if (key_ == server_.public_key() || watcher_) return true;
   watcher_ = true;
-  server_.registry().add_watcher(ConnRef{worker_.index(), conn_id_, this});
+  server_.registry().add_watcher(ConnRef{worker_->index(), conn_id_, this});
   return true;
 }
 
@@ -466,7 +465,7 @@ bool ClientSession::handle_close_peer(Bytes payload) {
 }
 
 void ClientSession::enqueue_packet(PacketRef frame) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_ || shut_down_ || leaving_) {
     count_drop(DropReason::kGoneDisconnected, frame->disco, frame->packet_bytes());
     return;
@@ -479,15 +478,15 @@ void ClientSession::enqueue_packet(PacketRef frame) {
 }
 
 void ClientSession::count_drop(DropReason reason, bool disco, std::size_t bytes) {
-  worker_.counters().count_drop(reason, disco, bytes);
+  worker_->counters().count_drop(reason, disco, bytes);
   ++drops_by_reason_[static_cast<std::size_t>(reason)];
 }
 
 void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGoneReason reason) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_ || leaving_) return;
   proto::append_peer_gone(control_, key, reason);
-  auto& counters = worker_.counters();
+  auto& counters = worker_->counters();
   (reason == proto::PeerGoneReason::kNotHere ? counters.peer_gone_not_here_frames
                                              : counters.peer_gone_disconnected_frames)
       .add();
@@ -495,14 +494,14 @@ void ClientSession::queue_peer_gone(const proto::NodePublic& key, proto::PeerGon
 }
 
 void ClientSession::queue_peer_present(const proto::PeerPresentFrame& presence) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_ || leaving_ || !watcher_) return;
   proto::append_peer_present(control_, presence);
   wake();
 }
 
 void ClientSession::queue_restarting(const proto::RestartingFrame& hint) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_ || leaving_ || !established_) return;
   proto::append_restarting(control_, hint);
   wake();
@@ -514,7 +513,7 @@ void ClientSession::peer_left_region(const proto::NodePublic& key) {
 }
 
 void ClientSession::maybe_send_not_here(const proto::NodePublic& key) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   auto now = server_.now();
   not_here_tokens_ = std::min(
       3.0, not_here_tokens_ + std::chrono::duration<double>(now - not_here_refill_).count());
@@ -530,7 +529,7 @@ bool ClientSession::has_output() const {
 
 void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p,
                                   std::int64_t now_ns) {
-  auto& counters = worker_.counters();
+  auto& counters = worker_->counters();
   auto bytes = p->bytes();
   out.insert(out.end(), bytes.begin(), bytes.end());
   const std::size_t packet_bytes = p->packet_bytes();
@@ -540,11 +539,11 @@ void ClientSession::append_packet(std::vector<std::uint8_t>& out, PacketRef p,
   bytes_out_ += packet_bytes;
   counters.note_queue_delay_us(static_cast<double>(now_ns - p->received_ns) / 1000.0);
   auto src = proto::NodePublic::from_span(bytes.subspan(proto::kFrameHeaderLen, proto::kKeyLen));
-  if (peers_heard_from_.insert(src).second) worker_.subscribe_peer_gone(src, conn_id_);
+  if (peers_heard_from_.insert(src).second) worker_->subscribe_peer_gone(src, conn_id_);
 }
 
 void ClientSession::take_output(std::vector<std::uint8_t>& out, std::size_t soft_limit) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (!control_.empty()) {
     out.insert(out.end(), control_.begin(), control_.end());
     control_.clear();
@@ -553,7 +552,7 @@ void ClientSession::take_output(std::vector<std::uint8_t>& out, std::size_t soft
   if (pending_pong_) {
     proto::append_pong(out, *pending_pong_);
     pending_pong_.reset();
-    worker_.counters().sent_pong.add();
+    worker_->counters().sent_pong.add();
   }
   // Serve both queues in turn so neither kind starves the other (protocol §4.4).
   const std::int64_t now_ns = steady_ns(server_.now());
@@ -576,7 +575,7 @@ std::chrono::milliseconds ClientSession::next_keepalive_delay() {
 }
 
 void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   if (closing_) return;
   if (!established_) {
     if (now - created_ >= server_.config().handshake_timeout) {
@@ -587,7 +586,7 @@ void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
   }
   auto timeout = can_mesh_ ? server_.config().mesh_write_timeout : server_.config().write_timeout;
   if (timeout.count() > 0 && transport_.write_stalled(now, timeout)) {
-    worker_.counters().sclient_write_timeouts.add();
+    worker_->counters().sclient_write_timeouts.add();
     close("write timed out");
     return;
   }
@@ -605,8 +604,10 @@ void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
 }
 
 void ClientSession::shutdown() {
-  DERP_ASSERT(worker_.owns_current_thread());
+  // Checked first: a connection that moved to another worker may be destroyed on its old one, by
+  // the last of the handlers it left queued there (relay/http/socket_connection.h).
   if (shut_down_) return;
+  DERP_ASSERT(worker_->owns_current_thread());
   shut_down_ = true;
   closing_ = true;
   for (SendQueue* q : {&disco_queue_, &other_queue_}) {
@@ -620,13 +621,13 @@ void ClientSession::shutdown() {
                   close_reason_);
   }
   unregister();
-  worker_.remove_session(conn_id_);
+  worker_->remove_session(conn_id_);
 }
 
 // Takes the session out of the registry, the watchers and the PeerGone subscriptions: from here on
 // nothing is routed to it. Runs once, at leave() or at shutdown(), whichever comes first.
 void ClientSession::unregister() {
-  for (const auto& src : peers_heard_from_) worker_.unsubscribe_peer_gone(src, conn_id_);
+  for (const auto& src : peers_heard_from_) worker_->unsubscribe_peer_gone(src, conn_id_);
   peers_heard_from_.clear();
   if (watcher_) {
     watcher_ = false;
@@ -634,10 +635,7 @@ void ClientSession::unregister() {
   }
   if (!registered_) return;
   registered_ = false;
-  auto& counters = worker_.counters();
-  counters.current_connections.add(-1);
-  if (info_.not_ideal) counters.current_notideal_connections.add(-1);
-  if (preferred_) counters.current_home_connections.add(-1);
+  count_in_gauges(-1);
   if (server_.registry().remove(key_, conn_id_)) server_.peer_gone_from_region(key_);
   const std::string& why = close_reason_.empty() ? std::string("connection closed") : close_reason_;
   server_.events().publish(
@@ -648,8 +646,56 @@ void ClientSession::unregister() {
                      leaving_ ? "leaving" : "disconnected", why);
 }
 
+void ClientSession::count_in_gauges(int sign) {
+  auto& counters = worker_->counters();
+  counters.current_connections.add(sign);
+  if (info_.not_ideal) counters.current_notideal_connections.add(sign);
+  if (preferred_) counters.current_home_connections.add(sign);
+}
+
+std::optional<std::uint32_t> ClientSession::packing_move_wanted() {
+  const std::size_t active = server_.active_workers();
+  if (active == placed_for_active_) [[likely]]
+    return std::nullopt;
+  if (!registered_ || can_mesh_ || watcher_ || leaving_ || closing_ || awaiting_admission_ ||
+      duplicate_.load(std::memory_order_relaxed)) {
+    return std::nullopt;
+  }
+  const std::uint32_t home = home_worker(conn_id_, active);
+  if (home == worker_->index()) {
+    placed_for_active_ = active;
+    return std::nullopt;
+  }
+  return home;
+}
+
+ClientSession::Departure ClientSession::depart(Worker& to) {
+  DERP_ASSERT(worker_->owns_current_thread());
+  placed_for_active_ = server_.active_workers();
+  for (const auto& src : peers_heard_from_) worker_->unsubscribe_peer_gone(src, conn_id_);
+  if (registered_) count_in_gauges(-1);
+  worker_->remove_session(conn_id_);
+  worker_->forward_messages_of(conn_id_, to);
+  to.expect_arrival();
+  worker_ = &to;
+  return Departure{&server_, key_, conn_id_, to.index()};
+}
+
+void ClientSession::Departure::point_registry_to_new_worker() const {
+  server->registry().move(key, conn_id, to);
+}
+
+void ClientSession::arrive() {
+  DERP_ASSERT(worker_->owns_current_thread());
+  worker_->add_session(conn_id_, this);
+  for (const auto& src : peers_heard_from_) worker_->subscribe_peer_gone(src, conn_id_);
+  if (registered_) count_in_gauges(+1);
+  worker_->counters().sessions_moved_in.add();
+  worker_->arrived();
+}
+
 void ClientSession::apply_rate_policy() {
-  DERP_ASSERT(worker_.owns_current_thread());
+  DERP_ASSERT(worker_->owns_current_thread());
   auto choice = server_.rate_policy().for_key(key_);
   if (can_mesh_) choice = {};  // the region's own links are never slowed (protocol §4.7)
   receive_rate_ = choice.rate;
@@ -664,7 +710,7 @@ void ClientSession::apply_rate_policy() {
 
 std::chrono::nanoseconds ClientSession::owed_input_pause() {
   const auto wait = receive_bucket_->owed_wait();
-  if (wait.count() > 0) worker_.counters().rate_limit_waits.add();
+  if (wait.count() > 0) worker_->counters().rate_limit_waits.add();
   return wait;
 }
 

@@ -120,6 +120,31 @@ class ClientSession {
   // Sends PeerGone(NotHere) if this connection's limiter (1/s, burst 3) allows.
   void maybe_send_not_here(const protocol::NodePublic& key);
 
+  // Worker packing (relay/server/worker_packing.h): the worker this session should move to, when
+  // the active workers changed since it was placed and its home among them is another. Asked by
+  // the transport at the end of a read; it moves at its next quiet moment. Mesh peers and watchers
+  // stay where they are: their traffic spans the node, and a watcher's stream of
+  // PeerPresent/PeerGone must keep its order. So does a session not yet established (or waiting
+  // for admission) and a duplicate, whose route is in flux.
+  std::optional<std::uint32_t> move_wanted() {
+    if (!server_packs_workers_) [[likely]]
+      return std::nullopt;
+    return packing_move_wanted();
+  }
+  // On the old worker's thread: leaves its tables for `to`'s. From here on only `to`'s thread may
+  // touch the session. The transport then hands itself to `to` (arrive() runs there) and only
+  // after that calls point_registry_to_new_worker(): a packet routed on `to` before the arrival
+  // goes through `to`'s inbox, behind it (Worker::expect_arrival).
+  struct Departure {
+    Server* server;
+    protocol::NodePublic key;
+    std::uint64_t conn_id;
+    std::uint32_t to;
+    void point_registry_to_new_worker() const;
+  };
+  Departure depart(Worker& to);
+  void arrive();
+
   // Counts a dropped packet node-wide and against this client: packets for it (queue overflow,
   // gone) and packets from it that had nowhere to go (unknown destination).
   void count_drop(DropReason reason, bool disco, std::size_t bytes);
@@ -133,7 +158,7 @@ class ClientSession {
   bool leaving() const { return leaving_; }
   const std::string& close_reason() const { return close_reason_; }
   const ConnectionInfo& info() const { return info_; }
-  Worker& worker() const { return worker_; }
+  Worker& worker() const { return *worker_; }
   SessionSnapshot snapshot() const;
   // Bytes reserved for reassembling a partly received frame (what an idle or slow sender holds).
   std::size_t input_buffer_capacity() const { return pending_.capacity(); }
@@ -154,11 +179,16 @@ class ClientSession {
   std::chrono::nanoseconds owed_input_pause();
   void wake();
   void unregister();
+  // This session's share of its worker's connection gauges: +1 when it registers or arrives, -1
+  // when it unregisters or departs.
+  void count_in_gauges(int sign);
+  std::optional<std::uint32_t> packing_move_wanted();
   void append_packet(std::vector<std::uint8_t>& out, PacketRef p, std::int64_t now_ns);
   std::chrono::milliseconds next_keepalive_delay();
 
   Server& server_;
-  Worker& worker_;
+  Worker* worker_;
+  const bool server_packs_workers_;
   SessionTransport& transport_;
   ConnectionInfo info_;
   const std::uint64_t conn_id_;
@@ -175,6 +205,7 @@ class ClientSession {
   bool shut_down_ = false;
   std::atomic<bool> duplicate_{false};
   std::string close_reason_;
+  std::size_t placed_for_active_ = 0;  // active workers when last placed; 0: never
 
   // Input reassembly: a frame split across reads is gathered here; whole frames are parsed in
   // place.

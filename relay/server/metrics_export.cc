@@ -94,6 +94,20 @@ void append_prometheus(std::string& out, const ServerStats& s,
   counter("derp_http_headers_refused", s.http_headers_refused);
   metric(out, "derp_average_queue_duration_ms", "", s.average_queue_duration_ms);
   counter("derp_websocket_accepts", s.websocket_accepts);
+  // derpd's own series carry help text (derper's above have none).
+  auto described = [&](std::string_view name, std::string_view type, std::string_view help,
+                       auto value) {
+    out += fmt::format("# HELP {} {}\n", name, help);
+    metric(out, name, type, value);
+  };
+  described("derpd_workers_active", "gauge",
+            "Worker threads carrying clients now (--worker-packing).", s.workers_active);
+  described("derpd_sessions_moved_total", "counter",
+            "Client connections moved from one worker thread to another by the packing.",
+            s.sessions_moved);
+  described("derpd_packets_handed_over_total", "counter",
+            "Packets relayed to a client on another worker thread, through its inbox.",
+            s.packets_handed_over);
   if (s.rate_limits_in_use) {
     metric(out, "derp_rate_limit_per_client_bytes_per_second", "",
            s.default_receive_rate.bytes_per_second);

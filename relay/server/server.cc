@@ -6,6 +6,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
 #include "relay/server/client_session.h"
 
 namespace derp::server {
@@ -24,6 +28,9 @@ Server::Server(ServerConfig config)
   unsigned n =
       config_.workers ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i));
+  pack_workers_ = config_.pack_workers && n > 1;
+  active_workers_.store(pack_workers_ ? 1 : n);
+  if (pack_workers_) packing_ = std::make_unique<WorkerPacking>(n, config_.packing);
 }
 
 Server::~Server() {
@@ -34,6 +41,50 @@ void Server::start() {
   if (running_) return;
   running_ = true;
   for (auto& w : workers_) w->start();
+  if (!pack_workers_) return;
+  Worker& judge = *workers_[0];
+  boost::asio::post(judge.io(), [this, &judge] {
+    packing_timer_ = std::make_unique<boost::asio::steady_timer>(judge.io());
+    judge.add_closer([this] { packing_timer_->cancel(); });
+    last_cpu_ns_.clear();
+    for (auto& w : workers_) last_cpu_ns_.push_back(w->cpu_time_ns());
+    last_judged_ = std::chrono::steady_clock::now();
+    judge_packing();
+  });
+}
+
+void Server::judge_packing() {
+  packing_timer_->expires_after(config_.packing_interval);
+  packing_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec || workers_[0]->stopping()) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double interval_ns = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_judged_).count());
+    last_judged_ = now;
+    std::vector<double> busy(workers_.size());
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      const std::int64_t cpu = workers_[i]->cpu_time_ns();
+      // A clock that could not be read (a worker already stopped) counts as idle.
+      if (cpu > last_cpu_ns_[i] && interval_ns > 0) {
+        busy[i] = static_cast<double>(cpu - last_cpu_ns_[i]) / interval_ns;
+      }
+      last_cpu_ns_[i] = cpu;
+    }
+    apply_packing(busy);
+    judge_packing();
+  });
+}
+
+void Server::apply_packing(std::span<const double> busy) {
+  if (!packing_) return;
+  const std::size_t before = active_workers_.load(std::memory_order_relaxed);
+  const std::size_t after = packing_->observe(busy);
+  if (after == before) return;
+  active_workers_.store(after, std::memory_order_relaxed);
+  std::string shares;
+  for (double b : busy) shares += fmt::format("{}{:.0f}%", shares.empty() ? "" : " ", 100 * b);
+  spdlog::info("worker packing: {} of {} workers carry clients now (was {}; workers busy {})",
+               after, workers_.size(), before, shares);
 }
 
 void Server::stop() {
@@ -59,9 +110,12 @@ void Server::deliver(Worker& here, const ConnRef& to, const protocol::NodePublic
   }
   frame->disco = disco;
   frame->received_ns = here.batch_now_ns();
-  if (here.index() == to.worker) {
+  // A session on its way here (Worker::expect_arrival) is not in this worker's table yet: the
+  // packet waits in the inbox behind it.
+  if (here.index() == to.worker && !here.arrivals_pending()) [[likely]] {
     to.session->enqueue_packet(std::move(frame));
   } else {
+    here.counters().packets_handed_over.add();
     workers_[to.worker]->post(DeliverPacket{to.conn_id, std::move(frame)});
   }
 }
@@ -124,6 +178,7 @@ void Server::close_peer(const protocol::NodePublic& key) {
 
 ServerStats Server::stats() const {
   ServerStats s;
+  s.workers_active = active_workers();
   double queue_sum = 0;
   for (const auto& w : workers_) {
     const auto& c = w->counters();
@@ -150,6 +205,8 @@ ServerStats Server::stats() const {
     s.http_headers_refused += c.http_headers_refused.value();
     s.rate_limit_waits += c.rate_limit_waits.value();
     s.mesh_peers_admitted += c.mesh_peers_admitted.value();
+    s.sessions_moved += c.sessions_moved_in.value();
+    s.packets_handed_over += c.packets_handed_over.value();
     s.current_connections += c.current_connections.value();
     s.current_home_connections += c.current_home_connections.value();
     s.current_notideal_connections += c.current_notideal_connections.value();

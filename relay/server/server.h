@@ -4,8 +4,10 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "relay/protocol/frame.h"
@@ -37,6 +39,9 @@ struct ServerStats {
   limits::ReceiveRate default_receive_rate;
   std::uint64_t rate_limit_waits = 0;
   std::uint64_t mesh_peers_admitted = 0;  // derp_admission_total{source="mesh"}
+  std::uint64_t sessions_moved = 0;       // between workers (worker_packing.h)
+  std::uint64_t packets_handed_over = 0;  // delivered through another worker's inbox
+  std::size_t workers_active = 0;         // carrying clients (worker_packing.h)
   std::int64_t current_connections = 0, current_home_connections = 0;
   std::int64_t current_notideal_connections = 0;
   std::array<std::array<std::uint64_t, 2>, kDropReasonCount> packets_dropped{};
@@ -65,6 +70,10 @@ class Server {
   std::chrono::steady_clock::time_point now() const { return config_.clock(); }
   const protocol::NodePublic& public_key() const { return public_key_; }
   std::size_t worker_count() const { return workers_.size(); }
+  // Whether sessions move to their home among the active workers (ServerConfig::pack_workers),
+  // and how many workers are active now: read on every read of every connection.
+  bool packs_workers() const { return pack_workers_; }
+  std::size_t active_workers() const { return active_workers_.load(std::memory_order_relaxed); }
   Worker& worker(std::size_t i) { return *workers_[i]; }
   // Every worker's io_context, in worker order (for listeners that open one socket per worker).
   std::vector<boost::asio::io_context*> worker_contexts();
@@ -90,6 +99,11 @@ class Server {
   ClientEventHub& events() { return events_; }
   ServerStats stats() const;
 
+  // One interval's busy share of each worker (relay/server/worker_packing.h): the packing may
+  // change the number of active workers; sessions move at their next read. Runs on worker 0's
+  // thread every packing_interval once started; tests call it directly.
+  void apply_packing(std::span<const double> busy);
+
  private:
   // Runs on `here`, the sender's worker: a destination on the same worker is served directly.
   void deliver(Worker& here, const ConnRef& to, const protocol::NodePublic& src,
@@ -104,6 +118,14 @@ class Server {
   std::array<std::atomic<MeshForwarder*>, kMaxMeshLinks> forwarders_{};
   std::atomic<std::uint64_t> next_conn_id_{1};
   std::chrono::system_clock::time_point started_at_;
+  // The packing (relay/server/worker_packing.h), judged on worker 0's thread.
+  void judge_packing();
+  bool pack_workers_ = false;  // config_.pack_workers, with more than one worker
+  std::atomic<std::size_t> active_workers_{1};
+  std::unique_ptr<WorkerPacking> packing_;
+  std::unique_ptr<boost::asio::steady_timer> packing_timer_;
+  std::vector<std::int64_t> last_cpu_ns_;
+  std::chrono::steady_clock::time_point last_judged_;
   bool running_ = false;
 };
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "relay/protocol/key.h"
+#include "relay/server/worker_packing.h"
 
 namespace derp::server {
 
@@ -22,6 +23,11 @@ struct ServerConfig {
   std::chrono::milliseconds keepalive_interval{60000};
   std::chrono::milliseconds keepalive_jitter{5000};
   unsigned workers = 0;  // 0: one per core
+  // Clients are packed onto as few workers as the load needs (relay/server/worker_packing.h),
+  // judged every packing_interval. Off: connections stay on the worker that accepted them.
+  bool pack_workers = true;
+  PackingThresholds packing;
+  std::chrono::milliseconds packing_interval{1000};
   // Who may use the relay (relay/admission): asked for every client that is not a mesh peer once
   // its ClientInfo has opened, before ServerInfo. It must call `decided` at most once, from any
   // thread; without an answer the handshake times out. Empty: everyone is admitted.

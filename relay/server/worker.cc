@@ -1,5 +1,8 @@
 #include "relay/server/worker.h"
 
+#include <pthread.h>
+#include <time.h>
+
 #include <boost/asio/post.hpp>
 
 #include "relay/server/client_session.h"
@@ -7,6 +10,23 @@
 namespace derp::server {
 namespace {
 thread_local Worker* t_current_worker = nullptr;
+
+// How long messages for a session that moved to another worker are passed on. Those sent before
+// the registry named the new worker arrive within microseconds; what comes later holds a stale
+// reference (an admin request that looked the session up seconds ago) and meets a closed one.
+constexpr std::chrono::seconds kForwardDepartedFor{10};
+
+std::optional<std::uint64_t> addressee(const WorkerMessage& m) {
+  return std::visit(
+      [](const auto& msg) -> std::optional<std::uint64_t> {
+        if constexpr (requires { msg.conn_id; }) {
+          return msg.conn_id;
+        } else {
+          return std::nullopt;
+        }
+      },
+      m);
+}
 }  // namespace
 
 Worker::Worker(std::uint32_t index, std::chrono::milliseconds tick_interval)
@@ -33,6 +53,15 @@ void Worker::start() {
     running_.store(false);
     t_current_worker = nullptr;
   });
+  // Taken now: once the thread has been joined its handle may no longer be asked.
+  clockid_t clock;
+  if (pthread_getcpuclockid(thread_.native_handle(), &clock) == 0) cpu_clock_ = clock;
+}
+
+std::int64_t Worker::cpu_time_ns() const {
+  timespec ts{};
+  if (!cpu_clock_ || clock_gettime(*cpu_clock_, &ts) != 0) return 0;
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 void Worker::request_stop() {
@@ -55,6 +84,16 @@ void Worker::stop() {
   if (!thread_.joinable()) return;
   request_stop();
   thread_.join();
+  // A connection that was moving here when the node stopped is still in a message: it ends now,
+  // while the registry and tables its shutdown edits are alive. Its shutdown may post more.
+  for (;;) {
+    std::vector<WorkerMessage> left;
+    {
+      std::lock_guard lock(inbox_mu_);
+      left.swap(inbox_);
+    }
+    if (left.empty()) break;
+  }
 }
 
 std::uint64_t Worker::add_closer(std::function<void()> close) {
@@ -86,6 +125,9 @@ void Worker::arm_tick() {
     for (auto* s : all) {
       if (sessions_.contains(s->conn_id())) s->on_tick(now);
     }
+    std::erase_if(departed_, [now](const auto& entry) {
+      return now - entry.second.since > kForwardDepartedFor;
+    });
     arm_tick();
   });
 }
@@ -113,6 +155,11 @@ void Worker::run_pending() {
 
 void Worker::handle(WorkerMessage& m) {
   DERP_ASSERT(owns_current_thread());
+  if (!departed_.empty()) [[unlikely]] {
+    if (auto id = addressee(m); id && !sessions_.contains(*id)) {
+      if (Worker* to = forwarded_to(*id)) return to->post(std::move(m));
+    }
+  }
   std::visit(
       [this](auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -146,6 +193,7 @@ void Worker::handle(WorkerMessage& m) {
 
 void Worker::add_session(std::uint64_t conn_id, ClientSession* s) {
   DERP_ASSERT(owns_current_thread());
+  departed_.erase(conn_id);  // it came back
   sessions_[conn_id] = s;
   session_count_.store(sessions_.size(), std::memory_order_relaxed);
 }
@@ -160,6 +208,16 @@ ClientSession* Worker::find_session(std::uint64_t conn_id) const {
   DERP_ASSERT(owns_current_thread());
   auto it = sessions_.find(conn_id);
   return it == sessions_.end() ? nullptr : it->second;
+}
+
+void Worker::forward_messages_of(std::uint64_t conn_id, Worker& to) {
+  DERP_ASSERT(owns_current_thread());
+  departed_[conn_id] = Departed{&to, std::chrono::steady_clock::now()};
+}
+
+Worker* Worker::forwarded_to(std::uint64_t conn_id) {
+  auto it = departed_.find(conn_id);
+  return it == departed_.end() ? nullptr : it->second.to;
 }
 
 void Worker::subscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id) {

@@ -1,7 +1,11 @@
-// One shard of the relay: a thread with its own io_context. Connections accepted by a worker live
-// on it for their whole life, so their state needs no locks. Other workers reach them only through
-// the inbox, which wakes this worker once per batch rather than once per message.
+// One shard of the relay: a thread with its own io_context. A connection lives on one worker at
+// a time, so its state needs no locks: on the one that accepted it, until the node packs its
+// clients onto fewer workers or spreads them over more (relay/server/worker_packing.h) and it
+// moves there whole. Other workers reach it only through the inbox, which wakes this worker once
+// per batch rather than once per message.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -58,6 +62,11 @@ class Worker {
     return current() == this || !running_.load(std::memory_order_relaxed);
   }
   static Worker* current();
+  // On this worker's thread: it has begun closing everything (request_stop).
+  bool stopping() const { return stopping_; }
+  // CPU time the worker's thread has used so far (0 before start): its busy share, for the
+  // packing. From any thread.
+  std::int64_t cpu_time_ns() const;
 
   // Thread-safe: queues a message for this worker's thread.
   void post(WorkerMessage m);
@@ -72,6 +81,17 @@ class Worker {
     DERP_ASSERT(owns_current_thread());
     for (const auto& [id, s] : sessions_) fn(*s);
   }
+
+  // A session moving here from another worker (relay/server/worker_packing.h). The old worker
+  // calls expect_arrival() before it points the registry here, and this worker's arrived() once
+  // the session is in its table: until then, a packet this worker routes to the newcomer goes
+  // through its own inbox, behind the arrival, instead of straight to a session not yet here.
+  void expect_arrival() { arrivals_pending_.fetch_add(1, std::memory_order_relaxed); }
+  void arrived() { arrivals_pending_.fetch_sub(1, std::memory_order_relaxed); }
+  bool arrivals_pending() const { return arrivals_pending_.load(std::memory_order_relaxed) != 0; }
+  // A session left this worker for `to`: messages still addressed to it here (sent before the
+  // registry pointed at its new worker) follow it there for a while.
+  void forward_messages_of(std::uint64_t conn_id, Worker& to);
 
   // PeerGone bookkeeping (protocol §4.5): which local connections received packets from `src`.
   void subscribe_peer_gone(const protocol::NodePublic& src, std::uint64_t conn_id);
@@ -99,12 +119,15 @@ class Worker {
 
  private:
   void arm_tick();
+  // The worker a departed connection's messages follow, if it left recently.
+  Worker* forwarded_to(std::uint64_t conn_id);
 
   std::uint32_t index_;
   const std::chrono::milliseconds tick_interval_;
   boost::asio::io_context io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
+  std::optional<clockid_t> cpu_clock_;  // of thread_, taken while it surely runs
   WorkerCounters counters_;
 
   std::mutex inbox_mu_;
@@ -113,6 +136,12 @@ class Worker {
   bool wake_pending_ = false;
 
   std::unordered_map<std::uint64_t, ClientSession*> sessions_;
+  std::atomic<int> arrivals_pending_{0};
+  struct Departed {
+    Worker* to;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::unordered_map<std::uint64_t, Departed> departed_;
   std::atomic<std::size_t> session_count_{0};
   std::atomic<bool> running_{false};  // the thread is inside io_.run()
   std::unordered_map<protocol::NodePublic, std::unordered_set<std::uint64_t>>

@@ -41,15 +41,6 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// The port of "Prometheus metrics on http://127.0.0.1:PORT/metrics" in derpd's log.
-std::uint16_t metrics_port(const DerpdProcess& node) {
-  static const std::regex line(R"(Prometheus metrics on http://127\.0\.0\.1:(\d+)/metrics)");
-  std::smatch m;
-  const std::string log = node.log();
-  if (!std::regex_search(log, m, line)) throw std::runtime_error("no metrics line in:\n" + log);
-  return static_cast<std::uint16_t>(std::stoi(m[1]));
-}
-
 // Every metric family name in Prometheus text (from its samples and its # TYPE lines).
 std::set<std::string> family_names(const std::string& text) {
   std::set<std::string> names;
@@ -84,7 +75,7 @@ class Monitoring : public ::testing::Test {
                                  // Admission on (an empty list admits everyone), so that its
                                  // series exist too.
                                  "--admit-file", dir_.path() + "/admit"});
-    port_ = metrics_port(*node_);
+    port_ = node_->metrics_port();
   }
   TempDir dir_;
   std::unique_ptr<DerpdProcess> node_;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <regex>
 #include <stdexcept>
 #include <string_view>
 
@@ -113,6 +114,14 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::uint16_t DerpdProcess::metrics_port() const {
+  static const std::regex line(R"(Prometheus metrics on http://127\.0\.0\.1:(\d+)/metrics)");
+  std::smatch m;
+  const std::string text = log();
+  if (!std::regex_search(text, m, line)) throw std::runtime_error("no metrics line in:\n" + text);
+  return static_cast<std::uint16_t>(std::stoi(m[1]));
 }
 
 }  // namespace derp::testing

@@ -62,6 +62,8 @@ class DerpdProcess {
   pid_t pid() const { return pid_; }
   // Everything derpd wrote to stderr so far (its log).
   std::string log() const;
+  // The port of --metrics-listen 127.0.0.1:0, from derpd's log. Throws without one.
+  std::uint16_t metrics_port() const;
   // Sends `sig` and waits for exit; returns the exit status as from waitpid.
   int stop(int sig = SIGTERM);
   // Whether the process has exited by itself (then reaped, its status in `status`); the

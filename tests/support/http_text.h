@@ -91,10 +91,12 @@ inline HttpResponse http_request(std::uint16_t port, const std::string& method,
                                  extra_headers + "Connection: close\r\n\r\n");
 }
 
-// /debug/varz as a map from "name{labels}" to value.
-inline std::map<std::string, double> fetch_varz(std::uint16_t port) {
-  auto r = http_request(port, "GET", "/debug/varz");
-  if (r.status != 200) throw std::runtime_error("/debug/varz answered " + std::to_string(r.status));
+// /debug/varz (or the same text at --metrics-listen's /metrics) as a map from "name{labels}" to
+// value.
+inline std::map<std::string, double> fetch_varz(std::uint16_t port,
+                                                const std::string& path = "/debug/varz") {
+  auto r = http_request(port, "GET", path);
+  if (r.status != 200) throw std::runtime_error(path + " answered " + std::to_string(r.status));
   std::map<std::string, double> out;
   std::size_t pos = 0;
   while (pos < r.body.size()) {

@@ -68,7 +68,7 @@ struct ManualClock {
   static void advance(std::chrono::steady_clock::duration d) { now_value += d; }
 };
 
-// A relay core with one worker that is never started: sessions run on the test's thread.
+// A relay core whose workers are never started: sessions run on the test's thread.
 struct CoreHarness {
   explicit CoreHarness(std::optional<protocol::KeyBytes> mesh_key = std::nullopt,
                        std::chrono::steady_clock::time_point (*clock)() = nullptr,
@@ -76,7 +76,7 @@ struct CoreHarness {
     server::ServerConfig config;
     config.private_key = protocol::NodePrivate::generate();
     config.mesh_key = mesh_key;
-    config.workers = 1;
+    config.workers = 1;  // `configure` may ask for more: none of them is started either
     if (clock) config.clock = clock;
     if (configure) configure(config);
     server = std::make_unique<server::Server>(config);
@@ -86,9 +86,10 @@ struct CoreHarness {
 
 struct SessionUnderTest {
   SessionUnderTest(server::Server& srv,
-                   protocol::NodePrivate key = protocol::NodePrivate::generate())
+                   protocol::NodePrivate key = protocol::NodePrivate::generate(),
+                   std::size_t worker = 0)
       : client_key(key),
-        session(std::make_unique<server::ClientSession>(srv, srv.worker(0), transport,
+        session(std::make_unique<server::ClientSession>(srv, srv.worker(worker), transport,
                                                         server::ConnectionInfo{})) {
     session->start("");
   }

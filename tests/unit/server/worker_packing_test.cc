@@ -1,0 +1,287 @@
+// Worker packing (relay/server/worker_packing.h): the rule that sets how many workers carry
+// clients, the hash that says which one a connection lives on, and the core's half of a move (the
+// session leaves one worker's tables for another's, the registry and stale messages follow it)
+// with two workers driven by the test's thread.
+#include "relay/server/worker_packing.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <map>
+
+#include "relay/server/worker.h"
+#include "tests/support/session_harness.h"
+
+namespace derp::testing {
+namespace {
+
+namespace proto = protocol;
+using server::home_worker;
+using server::PackingThresholds;
+using server::WorkerPacking;
+
+// Feeds the same busy shares `times` intervals; returns the active count after the last.
+std::size_t observe_for(WorkerPacking& p, std::vector<double> busy, int times) {
+  std::size_t active = p.active();
+  for (int i = 0; i < times; ++i) active = p.observe(busy);
+  return active;
+}
+
+TEST(WorkerPacking, StartsWithOneWorkerAndStaysThereWhileItIsNotBusy) {
+  WorkerPacking p(4, PackingThresholds{});
+  EXPECT_EQ(p.active(), 1u);
+  EXPECT_EQ(observe_for(p, {0.74, 0, 0, 0}, 100), 1u);
+}
+
+TEST(WorkerPacking, ABusyActiveWorkerBringsInOneMorePerInterval) {
+  WorkerPacking p(3, PackingThresholds{});
+  EXPECT_EQ(p.observe(std::vector<double>{0.75, 0, 0}), 2u);
+  EXPECT_EQ(p.observe(std::vector<double>{0.2, 0.9, 0}), 3u);
+  EXPECT_EQ(p.observe(std::vector<double>{1, 1, 1}), 3u);  // all of them already
+}
+
+TEST(WorkerPacking, AnInactiveWorkersLoadDoesNotSpread) {
+  // Idle connections that never moved, or a mesh link, keep an inactive worker busy: more active
+  // workers would not relieve it.
+  WorkerPacking p(2, PackingThresholds{});
+  EXPECT_EQ(observe_for(p, {0.1, 0.95}, 5), 1u);
+}
+
+TEST(WorkerPacking, LetsOneGoOnlyAfterTheHoldAndTenQuietIntervals) {
+  PackingThresholds t;
+  WorkerPacking p(2, t);
+  ASSERT_EQ(p.observe(std::vector<double>{0.8, 0}), 2u);
+  // Quiet at once, but what the spread costs is measured first.
+  EXPECT_EQ(observe_for(p, {0.1, 0.1}, t.intervals_held_after_growing - 1), 2u);
+  EXPECT_EQ(observe_for(p, {0.1, 0.1}, 1), 1u);
+}
+
+TEST(WorkerPacking, QuietMeansUnderTheThresholdPerRemainingWorkerInARow) {
+  PackingThresholds t;
+  t.intervals_held_after_growing = 0;
+  WorkerPacking p(3, t);
+  p.observe(std::vector<double>{0.8, 0, 0});
+  p.observe(std::vector<double>{0.8, 0.8, 0});
+  ASSERT_EQ(p.active(), 3u);
+  // 0.59 over three workers would fit in two at under 30 % each; 0.61 would not.
+  EXPECT_EQ(observe_for(p, {0.3, 0.3, 0.01}, 9), 3u);
+  EXPECT_EQ(observe_for(p, {0.3, 0.3, 0.01}, 1), 3u);  // 0.61
+  EXPECT_EQ(observe_for(p, {0.2, 0.2, 0.19}, 9), 3u);
+  EXPECT_EQ(p.observe(std::vector<double>{0.3, 0.3, 0.01}), 3u);  // a busy interval resets
+  EXPECT_EQ(observe_for(p, {0.2, 0.2, 0.19}, 9), 3u);
+  EXPECT_EQ(observe_for(p, {0.2, 0.2, 0.19}, 1), 2u);
+  EXPECT_EQ(observe_for(p, {0.1, 0.1, 0}, 10), 1u);
+  EXPECT_EQ(observe_for(p, {0, 0, 0}, 50), 1u);  // never fewer than one
+}
+
+TEST(WorkerPacking, ZeroSpreadsOverEveryWorkerOneIntervalAtATime) {
+  PackingThresholds t;
+  t.grow_busy = 0;
+  WorkerPacking p(3, t);
+  EXPECT_EQ(p.observe(std::vector<double>{0, 0, 0}), 2u);
+  EXPECT_EQ(p.observe(std::vector<double>{0, 0, 0}), 3u);
+  EXPECT_EQ(observe_for(p, {0, 0, 0}, 100), 3u);
+}
+
+TEST(HomeWorker, OneActiveWorkerHoldsEveryone) {
+  for (std::uint64_t id = 1; id < 1000; ++id) EXPECT_EQ(home_worker(id, 1), 0u);
+}
+
+TEST(HomeWorker, SpreadsEvenlyAndABroughtInWorkerTakesOnlyItsShare) {
+  constexpr std::uint64_t kConns = 12000;
+  for (std::size_t active = 2; active <= 8; ++active) {
+    std::map<std::uint32_t, int> per_worker;
+    std::uint64_t moved = 0;
+    for (std::uint64_t id = 1; id <= kConns; ++id) {
+      const std::uint32_t before = home_worker(id, active - 1);
+      const std::uint32_t after = home_worker(id, active);
+      ASSERT_LT(after, active);
+      ++per_worker[after];
+      if (after != before) {
+        ++moved;
+        // Only to the new worker: nobody else is shuffled around.
+        EXPECT_EQ(after, active - 1) << "connection " << id;
+      }
+    }
+    const double fair = static_cast<double>(kConns) / static_cast<double>(active);
+    for (const auto& [w, n] : per_worker) {
+      EXPECT_NEAR(n, fair, fair * 0.1) << active << " workers, worker " << w;
+    }
+    EXPECT_NEAR(static_cast<double>(moved), fair, fair * 0.1) << active << " workers";
+  }
+}
+
+// Two workers, neither started: the test plays both threads in turn.
+struct TwoWorkers {
+  explicit TwoWorkers(bool pack = true)
+      : core(std::nullopt, nullptr, [pack](server::ServerConfig& c) {
+          c.workers = 2;
+          c.pack_workers = pack;
+        }) {}
+  server::Server& srv() { return *core.server; }
+  server::Worker& worker(std::size_t i) { return core.server->worker(i); }
+  CoreHarness core;
+};
+
+void handshake(SessionUnderTest& s, server::Server& srv) {
+  proto::ClientInfo info;
+  info.version = 2;
+  ASSERT_TRUE(s.feed(client_info_frame(s.client_key, srv.public_key(), info)));
+  s.drain();
+}
+
+// Sends `count` packets from `from` to `to` in rounds the receiver's queue holds, delivering
+// what went through worker inboxes; returns the packets `to` received.
+std::vector<Frame> exchange(TwoWorkers& w, SessionUnderTest& from, SessionUnderTest& to, int count,
+                            std::uint8_t first = 0) {
+  std::vector<Frame> got;
+  for (int sent = 0; sent < count;) {
+    std::vector<std::uint8_t> bytes;
+    for (int i = 0; i < 16 && sent < count; ++i, ++sent) {
+      proto::append_send_packet(bytes, to.client_key.public_key(),
+                                std::vector<std::uint8_t>{static_cast<std::uint8_t>(first + sent)});
+    }
+    EXPECT_TRUE(from.feed(bytes));
+    w.worker(0).run_pending();
+    w.worker(1).run_pending();
+    for (auto& f : to.drain()) got.push_back(f);
+  }
+  return got;
+}
+
+TEST(PackedSessions, AnEstablishedSessionOnAnInactiveWorkerWantsWorkerZero) {
+  TwoWorkers w;
+  SessionUnderTest early(w.srv(), proto::NodePrivate::generate(), 1);
+  EXPECT_FALSE(early.session->move_wanted());  // still in its handshake
+  handshake(early, w.srv());
+  EXPECT_EQ(early.session->move_wanted(), std::optional<std::uint32_t>(0));
+  SessionUnderTest home(w.srv(), proto::NodePrivate::generate(), 0);
+  handshake(home, w.srv());
+  EXPECT_FALSE(home.session->move_wanted());
+}
+
+TEST(PackedSessions, SpreadingMovesTheSessionsWhoseHomeIsTheNewWorker) {
+  TwoWorkers w;
+  std::vector<std::unique_ptr<SessionUnderTest>> sessions;
+  for (int i = 0; i < 40; ++i) {
+    sessions.push_back(
+        std::make_unique<SessionUnderTest>(w.srv(), proto::NodePrivate::generate(), 0));
+    handshake(*sessions.back(), w.srv());
+    EXPECT_FALSE(sessions.back()->session->move_wanted());
+  }
+  w.srv().apply_packing(std::array<double, 2>{0.9, 0});
+  ASSERT_EQ(w.srv().active_workers(), 2u);
+  int to_one = 0;
+  for (auto& s : sessions) {
+    auto wanted = s->session->move_wanted();
+    EXPECT_EQ(wanted.has_value(), home_worker(s->session->conn_id(), 2) == 1);
+    if (wanted) {
+      EXPECT_EQ(*wanted, 1u);
+      ++to_one;
+    }
+  }
+  EXPECT_GT(to_one, 5);
+  EXPECT_LT(to_one, 35);
+}
+
+TEST(PackedSessions, OffKeepsEverySessionWhereItWasAccepted) {
+  TwoWorkers w(/*pack=*/false);
+  EXPECT_EQ(w.srv().active_workers(), 2u);
+  SessionUnderTest a(w.srv(), proto::NodePrivate::generate(), 1);
+  SessionUnderTest b(w.srv(), proto::NodePrivate::generate(), 0);
+  handshake(a, w.srv());
+  handshake(b, w.srv());
+  w.srv().apply_packing(std::array<double, 2>{0, 0});
+  EXPECT_FALSE(a.session->move_wanted());
+  EXPECT_FALSE(b.session->move_wanted());
+}
+
+TEST(PackedSessions, MeshPeersAndWatchersStayPut) {
+  proto::KeyBytes mesh_key{};
+  mesh_key[0] = 1;
+  CoreHarness core(mesh_key, nullptr, [](server::ServerConfig& c) { c.workers = 2; });
+  SessionUnderTest mesh(*core.server, proto::NodePrivate::generate(), 1);
+  proto::ClientInfo info;
+  info.version = 2;
+  info.mesh_key = mesh_key;
+  ASSERT_TRUE(mesh.feed(client_info_frame(mesh.client_key, core.server->public_key(), info)));
+  mesh.drain();
+  ASSERT_TRUE(mesh.session->can_mesh());
+  EXPECT_FALSE(mesh.session->move_wanted());
+}
+
+TEST(PackedSessions, TheMovedReceiverGetsEveryPacketInOrder) {
+  TwoWorkers w;
+  SessionUnderTest sender(w.srv(), proto::NodePrivate::generate(), 0);
+  SessionUnderTest receiver(w.srv(), proto::NodePrivate::generate(), 1);
+  handshake(sender, w.srv());
+  handshake(receiver, w.srv());
+
+  auto got = exchange(w, sender, receiver, 32);
+  ASSERT_EQ(got.size(), 32u);
+  EXPECT_EQ(w.srv().stats().packets_handed_over, 32u);
+  ASSERT_EQ(receiver.session->move_wanted(), std::optional<std::uint32_t>(0));
+  EXPECT_FALSE(sender.session->move_wanted());
+
+  // What the transport does (relay/http/socket_connection.h), with the arrival still queued.
+  auto departure = receiver.session->depart(w.worker(0));
+  departure.point_registry_to_new_worker();
+  EXPECT_FALSE(receiver.session->move_wanted());
+  EXPECT_EQ(w.worker(0).session_count(), 1u);  // not yet in worker 0's table
+  EXPECT_EQ(w.worker(1).session_count(), 0u);
+
+  // The registry names worker 0 already, and worker 0 routes the next packet; the session is
+  // not in its table yet, so the packet waits in worker 0's inbox behind the arrival.
+  std::vector<std::uint8_t> bytes;
+  proto::append_send_packet(bytes, receiver.client_key.public_key(), std::vector<std::uint8_t>{7});
+  ASSERT_TRUE(sender.feed(bytes));
+  EXPECT_TRUE(receiver.drain().empty());
+  receiver.session->arrive();
+  w.worker(0).run_pending();
+  auto late = receiver.drain();
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(proto::parse_recv_packet(late[0].payload).value.packet[0], 7);
+  EXPECT_EQ(w.worker(0).session_count(), 2u);
+
+  // From now on packets go straight from the sender to the receiver, on worker 0.
+  got = exchange(w, sender, receiver, 64);
+  ASSERT_EQ(got.size(), 64u);
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_EQ(proto::parse_recv_packet(got[i].payload).value.packet[0], i) << i;
+  }
+  EXPECT_EQ(w.srv().stats().packets_handed_over, 33u);
+  EXPECT_EQ(w.srv().stats().sessions_moved, 1u);
+  EXPECT_EQ(w.srv().stats().current_connections, 2);
+}
+
+TEST(PackedSessions, MessagesSentToTheOldWorkerFollowTheSession) {
+  TwoWorkers w;
+  SessionUnderTest receiver(w.srv(), proto::NodePrivate::generate(), 1);
+  handshake(receiver, w.srv());
+  receiver.session->depart(w.worker(0)).point_registry_to_new_worker();
+  receiver.session->arrive();
+
+  // Looked up before the move: addressed to worker 1, where the session no longer is.
+  auto frame = server::allocate_packet(proto::kFrameHeaderLen + proto::kKeyLen + 1);
+  proto::write_recv_packet_prefix(frame->data(), proto::NodePrivate::generate().public_key(), 1);
+  frame->data()[proto::kFrameHeaderLen + proto::kKeyLen] = 42;
+  w.worker(1).post(server::DeliverPacket{receiver.session->conn_id(), std::move(frame)});
+  w.worker(1).run_pending();
+  EXPECT_TRUE(receiver.drain().empty());
+  w.worker(0).run_pending();
+  auto got = receiver.drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(proto::parse_recv_packet(got[0].payload).value.packet[0], 42);
+
+  w.worker(1).post(server::CloseConnection{receiver.session->conn_id(), "closed by a test"});
+  w.worker(1).run_pending();
+  EXPECT_FALSE(receiver.transport.closed);
+  w.worker(0).run_pending();
+  EXPECT_TRUE(receiver.transport.closed);
+  EXPECT_EQ(
+      w.srv().stats().packets_dropped[static_cast<int>(server::DropReason::kGoneDisconnected)][0],
+      0u);
+}
+
+}  // namespace
+}  // namespace derp::testing
