@@ -155,8 +155,9 @@ class SocketConnection : public server::SessionTransport,
   }
 
   // Moves the connection to the worker its session asked for (relay/server/worker_packing.h).
-  // Called at the end of a read, on the current worker's thread. Not while a write waits for the
-  // socket or input is paused for a receive limit: it waits for a quieter read.
+  // Called at the end of a read or a write, on the current worker's thread. Not while a write
+  // waits for the socket, TLS holds unsent output or input is paused for a receive limit: it
+  // waits for a quieter moment. What the session has queued goes with it.
   bool move_home() {
     auto to = session_.move_wanted();
     if (!to) [[likely]]
@@ -216,8 +217,10 @@ class SocketConnection : public server::SessionTransport,
       if (r.bytes != batch.size()) return write_failed(boost::asio::error::message_size);
       if (transport_.output_pending()) return wait_writable();
     }
-    if (session_.has_output()) return wake_writer();
-    if (ending_output_ && !output_ended_) end_output();
+    if (ending_output_ && !output_ended_ && !session_.has_output()) return end_output();
+    // A client that only receives never reads after its handshake: it moves after a write.
+    if (move_home()) return;
+    if (session_.has_output()) wake_writer();
   }
 
   // Everything queued is written: say goodbye (TLS close_notify), then FIN once the kernel has

@@ -231,11 +231,11 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--workers", o.workers, "Worker threads (default: one per core)")
       ->capture_default_str();
   app.add_flag("--worker-packing", o.worker_packing,
-               "Carry clients on as few worker threads as the load needs: one at first, one more "
-               "whenever an active worker is busier than --worker-packing-spread-at, one fewer "
-               "after 10 s under 30 % of the workers that would stay. A light load then costs "
-               "about half the CPU per packet. =false keeps every connection on the worker that "
-               "accepted it")
+               "Carry clients on as few worker threads as the load needs (on by default): one at "
+               "first, one more whenever an active worker is busier than "
+               "--worker-packing-spread-at, one fewer once all of them have stayed under 30 % of "
+               "a core per remaining worker for 10 s. A light load then costs about half the CPU "
+               "per packet. =false keeps every connection on the worker that accepted it")
       ->capture_default_str();
   app.add_option("--worker-packing-spread-at", o.worker_packing_spread_at,
                  "Busy share (percent of one core, per second) of an active worker at which "

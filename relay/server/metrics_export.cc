@@ -102,6 +102,11 @@ void append_prometheus(std::string& out, const ServerStats& s,
   };
   described("derpd_workers_active", "gauge",
             "Worker threads carrying clients now (--worker-packing).", s.workers_active);
+  out += "# HELP derpd_worker_clients Established client connections on each worker thread.\n";
+  out += "# TYPE derpd_worker_clients gauge\n";
+  for (std::size_t i = 0; i < s.clients_per_worker.size(); ++i) {
+    out += fmt::format("derpd_worker_clients{{worker=\"{}\"}} {}\n", i, s.clients_per_worker[i]);
+  }
   described("derpd_sessions_moved_total", "counter",
             "Client connections moved from one worker thread to another by the packing.",
             s.sessions_moved);

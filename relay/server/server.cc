@@ -208,6 +208,7 @@ ServerStats Server::stats() const {
     s.sessions_moved += c.sessions_moved_in.value();
     s.packets_handed_over += c.packets_handed_over.value();
     s.current_connections += c.current_connections.value();
+    s.clients_per_worker.push_back(c.current_connections.value());
     s.current_home_connections += c.current_home_connections.value();
     s.current_notideal_connections += c.current_notideal_connections.value();
     for (std::size_t r = 0; r < kDropReasonCount; ++r) {

@@ -38,10 +38,11 @@ struct ServerStats {
   bool rate_limits_in_use = false;
   limits::ReceiveRate default_receive_rate;
   std::uint64_t rate_limit_waits = 0;
-  std::uint64_t mesh_peers_admitted = 0;  // derp_admission_total{source="mesh"}
-  std::uint64_t sessions_moved = 0;       // between workers (worker_packing.h)
-  std::uint64_t packets_handed_over = 0;  // delivered through another worker's inbox
-  std::size_t workers_active = 0;         // carrying clients (worker_packing.h)
+  std::uint64_t mesh_peers_admitted = 0;         // derp_admission_total{source="mesh"}
+  std::uint64_t sessions_moved = 0;              // between workers (worker_packing.h)
+  std::uint64_t packets_handed_over = 0;         // delivered through another worker's inbox
+  std::size_t workers_active = 0;                // carrying clients (worker_packing.h)
+  std::vector<std::int64_t> clients_per_worker;  // established clients on each worker
   std::int64_t current_connections = 0, current_home_connections = 0;
   std::int64_t current_notideal_connections = 0;
   std::array<std::array<std::uint64_t, 2>, kDropReasonCount> packets_dropped{};

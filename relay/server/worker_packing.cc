@@ -31,8 +31,14 @@ std::size_t WorkerPacking::observe(std::span<const double> busy) {
 
 std::uint32_t home_worker(std::uint64_t conn_id, std::size_t active) {
   if (active <= 1) return 0;
-  // Connection ids count up from 1: mix them first so that neighbours spread.
-  std::uint64_t key = conn_id * 0x9E3779B97F4A7C15ull;
+  // Connection ids count up from 1, and neighbours are often the two ends of a pair: mix them
+  // fully first (splitmix64's finaliser). A plain multiplication leaves a pattern in the top bits
+  // that alternates with the id's parity, which put every sender on one worker and every receiver
+  // on the other.
+  std::uint64_t key = conn_id;
+  key = (key ^ (key >> 30)) * 0xBF58476D1CE4E5B9ull;
+  key = (key ^ (key >> 27)) * 0x94D049BB133111EBull;
+  key ^= key >> 31;
   std::int64_t bucket = -1;
   std::int64_t next = 0;
   const auto buckets = static_cast<std::int64_t>(active);

@@ -112,6 +112,8 @@ TEST_P(WorkerPackingTest, ALightLoadEndsUpOnOneWorker) {
         std::cout << "sessions moved: " << metric("derpd_sessions_moved_total") << "\n";
         EXPECT_GT(metric("derpd_sessions_moved_total"), 0);
         EXPECT_EQ(metric("derpd_workers_active"), 1);
+        EXPECT_EQ(metric("derpd_worker_clients{worker=\"0\"}"), 2 * kPairs);
+        EXPECT_EQ(metric("derpd_worker_clients{worker=\"1\"}"), 0);
         EXPECT_EQ(metric("derp_current_connections"), 2 * kPairs);
       }(),
       std::chrono::seconds(120));
@@ -139,6 +141,8 @@ TEST_P(WorkerPackingTest, SpreadingMovesClientsToTheNewWorker) {
         const double handed_before = metric("derpd_packets_handed_over_total");
         co_await send_rounds(p, 2);
         EXPECT_GT(metric("derpd_packets_handed_over_total"), handed_before);
+        EXPECT_GT(metric("derpd_worker_clients{worker=\"0\"}"), 0);
+        EXPECT_GT(metric("derpd_worker_clients{worker=\"1\"}"), 0);
         EXPECT_EQ(metric("derp_current_connections"), 2 * kPairs);
       }(),
       std::chrono::seconds(120));

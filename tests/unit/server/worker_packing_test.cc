@@ -111,6 +111,20 @@ TEST(HomeWorker, SpreadsEvenlyAndABroughtInWorkerTakesOnlyItsShare) {
   }
 }
 
+TEST(HomeWorker, NeighbouringIdsAreIndependent) {
+  // Clients connect in turn, so the two ends of a pair often have consecutive ids: their homes
+  // must not follow the ids' parity (every pair would be split over two workers).
+  for (std::size_t active = 2; active <= 4; ++active) {
+    int together = 0;
+    constexpr int kPairs = 6000;
+    for (std::uint64_t id = 1; id < 2 * kPairs; id += 2) {
+      if (home_worker(id, active) == home_worker(id + 1, active)) ++together;
+    }
+    const double fair = kPairs / static_cast<double>(active);
+    EXPECT_NEAR(together, fair, fair * 0.1) << active << " workers";
+  }
+}
+
 // Two workers, neither started: the test plays both threads in turn.
 struct TwoWorkers {
   explicit TwoWorkers(bool pack = true)
