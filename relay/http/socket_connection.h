@@ -155,30 +155,32 @@ class SocketConnection : public server::SessionTransport,
   }
 
   // Moves the connection to the worker its session asked for (relay/server/worker_packing.h).
-  // Called at the end of a read or a write, on the current worker's thread. Not while a write
-  // waits for the socket, TLS holds unsent output or input is paused for a receive limit: it
-  // waits for a quieter moment. What the session has queued goes with it.
+  // Called at the end of a read or a write, on the current worker's thread. Not while input is
+  // paused for a receive limit or the output is ending. What the session has queued and what the
+  // socket has not yet taken go with it; a busy receiver whose socket is often full must be able
+  // to move too (under overload, waiting for a moment without unsent bytes kept such receivers on
+  // their first worker).
   bool move_home() {
     auto to = session_.move_wanted();
     if (!to) [[likely]]
       return false;
-    if (waiting_writable_ || transport_.output_pending() || input_pause_.paused() ||
-        ending_output_ || closed_) {
+    server::Worker& there = server_.worker(*to);
+    if (input_pause_.paused() || ending_output_ || closed_ || there.stop_requested()) {
       return false;
     }
     // Before release() cancels the read watch: its end must not be taken for the socket's.
     epoch_.fetch_add(1, std::memory_order_relaxed);
     auto socket = std::make_shared<transport::SocketInTransit>(
         transport::SocketInTransit::take(transport_.socket()));
-    // A read or write posted here is dropped (while_here); the new worker reads and writes instead.
+    // A read, a write or a wait for room in the socket left here is dropped (while_here); the new
+    // worker reads and writes instead, unsent bytes included.
     read_scheduled_ = false;
     write_scheduled_ = false;
-    server::Worker& there = server_.worker(*to);
-    const server::ClientSession::Departure departure = session_.depart(there);
+    waiting_writable_ = false;
+    session_.depart(there);
     worker_ = &there;
     there.post(
         server::RunOnWorker{[self = this->shared_from_this(), socket] { self->arrive(*socket); }});
-    departure.point_registry_to_new_worker();
     return true;
   }
 
@@ -189,7 +191,7 @@ class SocketConnection : public server::SessionTransport,
     // connection here, as any broken one.
     if (!transport_.socket().is_open() || worker_->stopping()) return finish();
     watch();
-    if (session_.has_output()) wake_writer();
+    if (session_.has_output() || transport_.output_pending()) wake_writer();
     on_readable({});  // what arrived meanwhile, or TLS records already buffered
   }
 
@@ -205,7 +207,7 @@ class SocketConnection : public server::SessionTransport,
     if (transport_.output_pending()) {
       transport::IoResult r = transport_.flush();
       if (r.failed()) return write_failed(r.error);
-      if (transport_.output_pending()) return wait_writable();
+      if (transport_.output_pending()) return move_or_wait_writable();
     }
     auto& batch = worker_->write_scratch();
     for (int i = 0; i < kWriteBatchesPerTurn && session_.has_output(); ++i) {
@@ -215,12 +217,17 @@ class SocketConnection : public server::SessionTransport,
       if (r.failed()) return write_failed(r.error);
       // Transports take a whole batch or fail; anything else would lose frames silently.
       if (r.bytes != batch.size()) return write_failed(boost::asio::error::message_size);
-      if (transport_.output_pending()) return wait_writable();
+      if (transport_.output_pending()) return move_or_wait_writable();
     }
     if (ending_output_ && !output_ended_ && !session_.has_output()) return end_output();
     // A client that only receives never reads after its handshake: it moves after a write.
     if (move_home()) return;
     if (session_.has_output()) wake_writer();
+  }
+
+  // The socket is full: the new worker waits for room instead, if the connection moves now.
+  void move_or_wait_writable() {
+    if (!move_home()) wait_writable();
   }
 
   // Everything queued is written: say goodbye (TLS close_notify), then FIN once the kernel has

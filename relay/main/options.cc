@@ -234,12 +234,14 @@ void add_flags(CLI::App& app, Options& o) {
                "Carry clients on as few worker threads as the load needs (on by default): one at "
                "first, one more whenever an active worker is busier than "
                "--worker-packing-spread-at, one fewer once all of them have stayed under 30 % of "
-               "a core per remaining worker for 10 s. A light load then costs about half the CPU "
-               "per packet. =false keeps every connection on the worker that accepted it")
+               "a core per remaining worker for 10 s (and none was brought in for 30 s). A light "
+               "load then costs about half the CPU per packet. =false keeps every connection on "
+               "the worker that accepted it")
       ->capture_default_str();
   app.add_option("--worker-packing-spread-at", o.worker_packing_spread_at,
                  "Busy share (percent of one core, per second) of an active worker at which "
-                 "the packing brings in one more worker and moves a share of the clients to it")
+                 "the packing brings in one more worker and moves a share of the clients to it. "
+                 "The quiet threshold is lowered to at most 40 % of this")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   app.add_option("--log-format", o.log_format,

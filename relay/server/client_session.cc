@@ -70,6 +70,7 @@ ClientSession::ClientSession(Server& server, Worker& worker, SessionTransport& t
                              ConnectionInfo info)
     : server_(server),
       worker_(&worker),
+      current_worker_(worker.index()),
       server_packs_workers_(server.packs_workers()),
       transport_(transport),
       info_(std::move(info)),
@@ -666,32 +667,32 @@ std::optional<std::uint32_t> ClientSession::packing_move_wanted() {
     placed_for_active_ = active;
     return std::nullopt;
   }
+  moving_for_active_ = active;
   return home;
 }
 
-ClientSession::Departure ClientSession::depart(Worker& to) {
+void ClientSession::depart(Worker& to) {
   DERP_ASSERT(worker_->owns_current_thread());
-  placed_for_active_ = server_.active_workers();
+  placed_for_active_ = moving_for_active_;
   for (const auto& src : peers_heard_from_) worker_->unsubscribe_peer_gone(src, conn_id_);
   if (registered_) count_in_gauges(-1);
   worker_->remove_session(conn_id_);
   worker_->forward_messages_of(conn_id_, to);
-  to.expect_arrival();
+  server_.note_departure();
   worker_ = &to;
-  return Departure{&server_, key_, conn_id_, to.index()};
-}
-
-void ClientSession::Departure::point_registry_to_new_worker() const {
-  server->registry().move(key, conn_id, to);
+  current_worker_.store(to.index(), std::memory_order_relaxed);
 }
 
 void ClientSession::arrive() {
   DERP_ASSERT(worker_->owns_current_thread());
   worker_->add_session(conn_id_, this);
   for (const auto& src : peers_heard_from_) worker_->subscribe_peer_gone(src, conn_id_);
-  if (registered_) count_in_gauges(+1);
+  if (registered_) {
+    count_in_gauges(+1);
+    server_.registry().move(key_, conn_id_, worker_->index());
+  }
   worker_->counters().sessions_moved_in.add();
-  worker_->arrived();
+  server_.note_arrival();
 }
 
 void ClientSession::apply_rate_policy() {

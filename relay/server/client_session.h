@@ -122,8 +122,8 @@ class ClientSession {
 
   // Worker packing (relay/server/worker_packing.h): the worker this session should move to, when
   // the active workers changed since it was placed and its home among them is another. Asked by
-  // the transport at the end of a read; it moves at its next quiet moment. Mesh peers and watchers
-  // stay where they are: their traffic spans the node, and a watcher's stream of
+  // the transport at the end of a read or write; it moves at its next quiet moment. Mesh peers and
+  // watchers stay where they are: their traffic spans the node, and a watcher's stream of
   // PeerPresent/PeerGone must keep its order. So does a session not yet established (or waiting
   // for admission) and a duplicate, whose route is in flux.
   std::optional<std::uint32_t> move_wanted() {
@@ -132,17 +132,11 @@ class ClientSession {
     return packing_move_wanted();
   }
   // On the old worker's thread: leaves its tables for `to`'s. From here on only `to`'s thread may
-  // touch the session. The transport then hands itself to `to` (arrive() runs there) and only
-  // after that calls point_registry_to_new_worker(): a packet routed on `to` before the arrival
-  // goes through `to`'s inbox, behind it (Worker::expect_arrival).
-  struct Departure {
-    Server* server;
-    protocol::NodePublic key;
-    std::uint64_t conn_id;
-    std::uint32_t to;
-    void point_registry_to_new_worker() const;
-  };
-  Departure depart(Worker& to);
+  // touch the session; the transport hands itself to `to`, where arrive() runs. Only arrive()
+  // points the registry at `to`: until then packets go to the old worker and are forwarded
+  // (Worker::forward_messages_of), behind the arrival in `to`'s inbox, and two moves in quick
+  // succession update the registry in the order they happened.
+  void depart(Worker& to);
   void arrive();
 
   // Counts a dropped packet node-wide and against this client: packets for it (queue overflow,
@@ -159,6 +153,8 @@ class ClientSession {
   const std::string& close_reason() const { return close_reason_; }
   const ConnectionInfo& info() const { return info_; }
   Worker& worker() const { return *worker_; }
+  // The index of the worker the session lives on or is moving to, from any thread.
+  std::uint32_t current_worker() const { return current_worker_.load(std::memory_order_relaxed); }
   SessionSnapshot snapshot() const;
   // Bytes reserved for reassembling a partly received frame (what an idle or slow sender holds).
   std::size_t input_buffer_capacity() const { return pending_.capacity(); }
@@ -188,6 +184,7 @@ class ClientSession {
 
   Server& server_;
   Worker* worker_;
+  std::atomic<std::uint32_t> current_worker_;  // worker_->index(), readable from any thread
   const bool server_packs_workers_;
   SessionTransport& transport_;
   ConnectionInfo info_;
@@ -206,6 +203,7 @@ class ClientSession {
   std::atomic<bool> duplicate_{false};
   std::string close_reason_;
   std::size_t placed_for_active_ = 0;  // active workers when last placed; 0: never
+  std::size_t moving_for_active_ = 0;  // the active count move_wanted() chose the home for
 
   // Input reassembly: a frame split across reads is gathered here; whole frames are parsed in
   // place.

@@ -71,7 +71,7 @@ struct WorkerCounters {
   Counter http_headers_refused;  // 431: a request header over the byte or field limit
   Counter rate_limit_waits;      // reads held back by a client's receive limit (§4.7)
   Counter mesh_peers_admitted;   // mesh peers let in without asking, while admission checks run
-  Counter sessions_moved_in;     // sessions that moved here to join their peers (peer_placement.h)
+  Counter sessions_moved_in;     // sessions that moved here (worker_packing.h)
   Counter packets_handed_over;   // packets delivered through another worker's inbox
   Gauge current_connections;
   Gauge current_home_connections;

@@ -259,7 +259,8 @@ void DrainController::step() {
     if (state_ != DrainState::kDraining) return;
     const auto now = std::chrono::steady_clock::now();
     const std::size_t workers = server_.worker_count();
-    std::size_t remaining = 0, open_clients = 0, open_mesh = 0;
+    // A client moving between workers is in neither's table for a moment (worker_packing.h).
+    std::size_t remaining = server_.sessions_in_transit(), open_clients = 0, open_mesh = 0;
     bool all_reported = true;
     std::vector<std::size_t> weight(workers);
     for (std::size_t i = 0; i < workers; ++i) {

@@ -93,6 +93,12 @@ void Server::stop() {
   // All at once: each worker closes its connections in parallel with the others.
   for (auto& w : workers_) w->request_stop();
   for (auto& w : workers_) w->stop();
+  // A worker that was still running may have sent a connection to one already stopped: it ends
+  // now, while the registry and the tables it leaves are alive.
+  for (bool any = true; any;) {
+    any = false;
+    for (auto& w : workers_) any = w->discard_inbox() || any;
+  }
 }
 
 bool Server::mesh_key_matches(const protocol::KeyBytes& candidate) const {
@@ -110,9 +116,10 @@ void Server::deliver(Worker& here, const ConnRef& to, const protocol::NodePublic
   }
   frame->disco = disco;
   frame->received_ns = here.batch_now_ns();
-  // A session on its way here (Worker::expect_arrival) is not in this worker's table yet: the
-  // packet waits in the inbox behind it.
-  if (here.index() == to.worker && !here.arrivals_pending()) [[likely]] {
+  // The registry names a moving session's new worker only once it has arrived there
+  // (ClientSession::arrive); until then it still names the old one, which must not serve the
+  // session directly once it has left (its inbox forwards the packet instead).
+  if (here.index() == to.worker && to.session->current_worker() == here.index()) [[likely]] {
     to.session->enqueue_packet(std::move(frame));
   } else {
     here.counters().packets_handed_over.add();

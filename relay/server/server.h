@@ -2,6 +2,7 @@
 // sockets; transports in relay/http feed ClientSessions that call back in here.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
@@ -74,6 +75,12 @@ class Server {
   // Whether sessions move to their home among the active workers (ServerConfig::pack_workers),
   // and how many workers are active now: read on every read of every connection.
   bool packs_workers() const { return pack_workers_; }
+  // Sessions between two workers' tables (in neither): a drain counts them as still here.
+  void note_departure() { in_transit_.fetch_add(1, std::memory_order_relaxed); }
+  void note_arrival() { in_transit_.fetch_sub(1, std::memory_order_relaxed); }
+  std::size_t sessions_in_transit() const {
+    return static_cast<std::size_t>(std::max(0, in_transit_.load(std::memory_order_relaxed)));
+  }
   std::size_t active_workers() const { return active_workers_.load(std::memory_order_relaxed); }
   Worker& worker(std::size_t i) { return *workers_[i]; }
   // Every worker's io_context, in worker order (for listeners that open one socket per worker).
@@ -123,6 +130,7 @@ class Server {
   void judge_packing();
   bool pack_workers_ = false;  // config_.pack_workers, with more than one worker
   std::atomic<std::size_t> active_workers_{1};
+  std::atomic<int> in_transit_{0};
   std::unique_ptr<WorkerPacking> packing_;
   std::unique_ptr<boost::asio::steady_timer> packing_timer_;
   std::vector<std::int64_t> last_cpu_ns_;

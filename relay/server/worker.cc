@@ -84,16 +84,17 @@ void Worker::stop() {
   if (!thread_.joinable()) return;
   request_stop();
   thread_.join();
-  // A connection that was moving here when the node stopped is still in a message: it ends now,
-  // while the registry and tables its shutdown edits are alive. Its shutdown may post more.
-  for (;;) {
-    std::vector<WorkerMessage> left;
-    {
-      std::lock_guard lock(inbox_mu_);
-      left.swap(inbox_);
-    }
-    if (left.empty()) break;
+  while (discard_inbox()) {
   }
+}
+
+bool Worker::discard_inbox() {
+  std::vector<WorkerMessage> left;
+  {
+    std::lock_guard lock(inbox_mu_);
+    left.swap(inbox_);
+  }
+  return !left.empty();  // destroyed here, outside the lock: their ends may post more
 }
 
 std::uint64_t Worker::add_closer(std::function<void()> close) {

@@ -55,6 +55,12 @@ class Worker {
   // does not wait. Safe from any thread, more than once.
   void request_stop();
   void stop();  // request_stop(), then joins
+  // From any thread: stop was asked for (nothing should move here any more).
+  bool stop_requested() const { return stop_requested_.load(std::memory_order_relaxed); }
+  // After the thread has been joined: drops every queued message (a connection that was moving
+  // here ends as it is destroyed). True if there was any. Server::stop repeats this on every
+  // worker until all are empty, while the tables those connections' ends edit still exist.
+  bool discard_inbox();
   // True on this worker's thread, and on any thread while the worker's thread is not running
   // (before start, after stop, and in tests that drive a worker by hand): who may touch its
   // sessions. DERP_ASSERT checks it at every session and worker entry point.
@@ -82,15 +88,9 @@ class Worker {
     for (const auto& [id, s] : sessions_) fn(*s);
   }
 
-  // A session moving here from another worker (relay/server/worker_packing.h). The old worker
-  // calls expect_arrival() before it points the registry here, and this worker's arrived() once
-  // the session is in its table: until then, a packet this worker routes to the newcomer goes
-  // through its own inbox, behind the arrival, instead of straight to a session not yet here.
-  void expect_arrival() { arrivals_pending_.fetch_add(1, std::memory_order_relaxed); }
-  void arrived() { arrivals_pending_.fetch_sub(1, std::memory_order_relaxed); }
-  bool arrivals_pending() const { return arrivals_pending_.load(std::memory_order_relaxed) != 0; }
-  // A session left this worker for `to`: messages still addressed to it here (sent before the
-  // registry pointed at its new worker) follow it there for a while.
+  // A session left this worker for `to` (relay/server/worker_packing.h): messages still
+  // addressed to it here (sent before the registry named its new worker, which happens when it
+  // arrives there) follow it for a while.
   void forward_messages_of(std::uint64_t conn_id, Worker& to);
 
   // PeerGone bookkeeping (protocol §4.5): which local connections received packets from `src`.
@@ -136,7 +136,6 @@ class Worker {
   bool wake_pending_ = false;
 
   std::unordered_map<std::uint64_t, ClientSession*> sessions_;
-  std::atomic<int> arrivals_pending_{0};
   struct Departed {
     Worker* to;
     std::chrono::steady_clock::time_point since;

@@ -11,6 +11,7 @@
 // Pure: the caller measures each worker's busy share (its thread's CPU time over the interval).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -20,7 +21,9 @@ namespace derp::server {
 struct PackingThresholds {
   // An active worker this busy (share of one core over an interval) brings in one more.
   double grow_busy = 0.75;
-  // Quiet when every worker together is under this share of a core per worker that would stay.
+  // Quiet when every worker together is under this share of a core per worker that would stay;
+  // never more than 40 % of grow_busy, so that a load that just brought a worker in is not
+  // quiet at once (which would let it go and bring it back every interval_held_after_growing).
   double shrink_busy = 0.30;
   // Intervals in a row the node must be quiet before a worker is let go.
   int quiet_intervals_to_shrink = 10;
@@ -32,7 +35,9 @@ struct PackingThresholds {
 class WorkerPacking {
  public:
   WorkerPacking(std::size_t workers, PackingThresholds thresholds)
-      : workers_(workers == 0 ? 1 : workers), thresholds_(thresholds) {}
+      : workers_(workers == 0 ? 1 : workers), thresholds_(thresholds) {
+    thresholds_.shrink_busy = std::min(thresholds_.shrink_busy, 0.4 * thresholds_.grow_busy);
+  }
 
   std::size_t active() const { return active_; }
 

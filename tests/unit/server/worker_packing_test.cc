@@ -74,6 +74,18 @@ TEST(WorkerPacking, QuietMeansUnderTheThresholdPerRemainingWorkerInARow) {
   EXPECT_EQ(observe_for(p, {0, 0, 0}, 50), 1u);  // never fewer than one
 }
 
+TEST(WorkerPacking, ALowSpreadThresholdLowersTheQuietOneToo) {
+  // Spreading at 20 %: quiet means under 8 % per remaining worker, not the usual 30 %, or two
+  // workers at 12 % each would let one go and bring it back again and again.
+  PackingThresholds t;
+  t.grow_busy = 0.2;
+  t.intervals_held_after_growing = 0;
+  WorkerPacking p(2, t);
+  ASSERT_EQ(p.observe(std::vector<double>{0.25, 0}), 2u);
+  EXPECT_EQ(observe_for(p, {0.12, 0.12}, 100), 2u);
+  EXPECT_EQ(observe_for(p, {0.04, 0.03}, 10), 1u);
+}
+
 TEST(WorkerPacking, ZeroSpreadsOverEveryWorkerOneIntervalAtATime) {
   PackingThresholds t;
   t.grow_busy = 0;
@@ -238,19 +250,24 @@ TEST(PackedSessions, TheMovedReceiverGetsEveryPacketInOrder) {
   EXPECT_FALSE(sender.session->move_wanted());
 
   // What the transport does (relay/http/socket_connection.h), with the arrival still queued.
-  auto departure = receiver.session->depart(w.worker(0));
-  departure.point_registry_to_new_worker();
+  receiver.session->depart(w.worker(0));
   EXPECT_FALSE(receiver.session->move_wanted());
   EXPECT_EQ(w.worker(0).session_count(), 1u);  // not yet in worker 0's table
   EXPECT_EQ(w.worker(1).session_count(), 0u);
+  EXPECT_EQ(w.srv().sessions_in_transit(), 1u);
+  // Until it arrives, the registry still names worker 1.
+  EXPECT_EQ(w.srv().registry().lookup(receiver.client_key.public_key()).active->worker, 1u);
 
-  // The registry names worker 0 already, and worker 0 routes the next packet; the session is
-  // not in its table yet, so the packet waits in worker 0's inbox behind the arrival.
+  // Worker 0 routes the next packet to worker 1, which passes it on to worker 0, behind the
+  // arrival in worker 0's inbox.
   std::vector<std::uint8_t> bytes;
   proto::append_send_packet(bytes, receiver.client_key.public_key(), std::vector<std::uint8_t>{7});
   ASSERT_TRUE(sender.feed(bytes));
+  w.worker(1).run_pending();
   EXPECT_TRUE(receiver.drain().empty());
   receiver.session->arrive();
+  EXPECT_EQ(w.srv().registry().lookup(receiver.client_key.public_key()).active->worker, 0u);
+  EXPECT_EQ(w.srv().sessions_in_transit(), 0u);
   w.worker(0).run_pending();
   auto late = receiver.drain();
   ASSERT_EQ(late.size(), 1u);
@@ -263,16 +280,39 @@ TEST(PackedSessions, TheMovedReceiverGetsEveryPacketInOrder) {
   for (int i = 0; i < 64; ++i) {
     EXPECT_EQ(proto::parse_recv_packet(got[i].payload).value.packet[0], i) << i;
   }
-  EXPECT_EQ(w.srv().stats().packets_handed_over, 33u);
+  EXPECT_EQ(w.srv().stats().packets_handed_over, 33u);  // the first 32, and the one forwarded
   EXPECT_EQ(w.srv().stats().sessions_moved, 1u);
   EXPECT_EQ(w.srv().stats().current_connections, 2);
+}
+
+TEST(PackedSessions, TheOldWorkerForwardsInsteadOfServingASessionThatLeft) {
+  // The registry still names worker 0 while the receiver is on its way to worker 1: a sender on
+  // worker 0 must not queue the packet on the session directly (its socket is in transit; the
+  // write would fail and race with worker 1), but pass it on behind the arrival.
+  TwoWorkers w;
+  SessionUnderTest sender(w.srv(), proto::NodePrivate::generate(), 0);
+  SessionUnderTest receiver(w.srv(), proto::NodePrivate::generate(), 0);
+  handshake(sender, w.srv());
+  handshake(receiver, w.srv());
+  receiver.session->depart(w.worker(1));
+  EXPECT_EQ(receiver.session->current_worker(), 1u);
+  std::vector<std::uint8_t> bytes;
+  proto::append_send_packet(bytes, receiver.client_key.public_key(), std::vector<std::uint8_t>{9});
+  ASSERT_TRUE(sender.feed(bytes));
+  EXPECT_FALSE(receiver.session->has_output());
+  w.worker(0).run_pending();  // forwarded to worker 1
+  receiver.session->arrive();
+  w.worker(1).run_pending();
+  auto got = receiver.drain();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(proto::parse_recv_packet(got[0].payload).value.packet[0], 9);
 }
 
 TEST(PackedSessions, MessagesSentToTheOldWorkerFollowTheSession) {
   TwoWorkers w;
   SessionUnderTest receiver(w.srv(), proto::NodePrivate::generate(), 1);
   handshake(receiver, w.srv());
-  receiver.session->depart(w.worker(0)).point_registry_to_new_worker();
+  receiver.session->depart(w.worker(0));
   receiver.session->arrive();
 
   // Looked up before the move: addressed to worker 1, where the session no longer is.
