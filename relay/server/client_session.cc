@@ -70,7 +70,6 @@ ClientSession::ClientSession(Server& server, Worker& worker, SessionTransport& t
                              ConnectionInfo info)
     : server_(server),
       worker_(&worker),
-      current_worker_(worker.index()),
       server_packs_workers_(server.packs_workers()),
       transport_(transport),
       info_(std::move(info)),
@@ -674,13 +673,12 @@ std::optional<std::uint32_t> ClientSession::packing_move_wanted() {
 void ClientSession::depart(Worker& to) {
   DERP_ASSERT(worker_->owns_current_thread());
   placed_for_active_ = moving_for_active_;
+  server_.note_departure();  // before it leaves the table: a drain must always see it somewhere
   for (const auto& src : peers_heard_from_) worker_->unsubscribe_peer_gone(src, conn_id_);
   if (registered_) count_in_gauges(-1);
   worker_->remove_session(conn_id_);
   worker_->forward_messages_of(conn_id_, to);
-  server_.note_departure();
   worker_ = &to;
-  current_worker_.store(to.index(), std::memory_order_relaxed);
 }
 
 void ClientSession::arrive() {

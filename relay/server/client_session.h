@@ -153,8 +153,7 @@ class ClientSession {
   const std::string& close_reason() const { return close_reason_; }
   const ConnectionInfo& info() const { return info_; }
   Worker& worker() const { return *worker_; }
-  // The index of the worker the session lives on or is moving to, from any thread.
-  std::uint32_t current_worker() const { return current_worker_.load(std::memory_order_relaxed); }
+
   SessionSnapshot snapshot() const;
   // Bytes reserved for reassembling a partly received frame (what an idle or slow sender holds).
   std::size_t input_buffer_capacity() const { return pending_.capacity(); }
@@ -184,7 +183,6 @@ class ClientSession {
 
   Server& server_;
   Worker* worker_;
-  std::atomic<std::uint32_t> current_worker_;  // worker_->index(), readable from any thread
   const bool server_packs_workers_;
   SessionTransport& transport_;
   ConnectionInfo info_;

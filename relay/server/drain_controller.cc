@@ -259,7 +259,10 @@ void DrainController::step() {
     if (state_ != DrainState::kDraining) return;
     const auto now = std::chrono::steady_clock::now();
     const std::size_t workers = server_.worker_count();
-    // A client moving between workers is in neither's table for a moment (worker_packing.h).
+    // A client moving between workers is in neither's table for a moment (worker_packing.h):
+    // it is counted in transit, and a move that began or ended while the counts were read (it
+    // may have slipped between two workers' counts) makes this step count one more.
+    const std::uint64_t moves_before = server_.transit_events();
     std::size_t remaining = server_.sessions_in_transit(), open_clients = 0, open_mesh = 0;
     bool all_reported = true;
     std::vector<std::size_t> weight(workers);
@@ -272,6 +275,7 @@ void DrainController::step() {
       open_clients += weight[i];
       open_mesh += w.open_mesh.load();
     }
+    if (server_.transit_events() != moves_before) ++remaining;
     if (remaining == 0) {
       state_ = DrainState::kDrained;
       since_ = std::chrono::system_clock::now();

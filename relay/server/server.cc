@@ -117,9 +117,10 @@ void Server::deliver(Worker& here, const ConnRef& to, const protocol::NodePublic
   frame->disco = disco;
   frame->received_ns = here.batch_now_ns();
   // The registry names a moving session's new worker only once it has arrived there
-  // (ClientSession::arrive); until then it still names the old one, which must not serve the
-  // session directly once it has left (its inbox forwards the packet instead).
-  if (here.index() == to.worker && to.session->current_worker() == here.index()) [[likely]] {
+  // (ClientSession::arrive); until then it still names the old one, which must not touch the
+  // session once it has left (the new worker may even have ended it): its inbox forwards the
+  // packet instead.
+  if (here.index() == to.worker && here.holds(to.conn_id, to.session)) [[likely]] {
     to.session->enqueue_packet(std::move(frame));
   } else {
     here.counters().packets_handed_over.add();

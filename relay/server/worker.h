@@ -88,6 +88,12 @@ class Worker {
     for (const auto& [id, s] : sessions_) fn(*s);
   }
 
+  // Whether `session` (which the registry says lives here) is in this worker's table. Only a
+  // session that recently left may not be, so the table is searched only then.
+  bool holds(std::uint64_t conn_id, const ClientSession* session) const {
+    DERP_ASSERT(owns_current_thread());
+    return departed_.empty() || find_session(conn_id) == session;
+  }
   // A session left this worker for `to` (relay/server/worker_packing.h): messages still
   // addressed to it here (sent before the registry named its new worker, which happens when it
   // arrives there) follow it for a while.
