@@ -102,7 +102,9 @@ class WorkerPackingTest : public ::testing::TestWithParam<bool> {
 };
 
 TEST_P(WorkerPackingTest, ALightLoadEndsUpOnOneWorker) {
-  start({});
+  // Light on any build: under a sanitizer the handshakes alone can keep a worker 75 % busy for a
+  // second, which would rightly bring the second worker in.
+  start({"--worker-packing-spread-at", "100"});
   runner_.run(
       [&]() -> asio::awaitable<void> {
         Pairs p = co_await connect_pairs();
@@ -132,17 +134,19 @@ TEST_P(WorkerPackingTest, SpreadingMovesClientsToTheNewWorker) {
           co_await poll.async_wait(asio::use_awaitable);
         }
         EXPECT_EQ(metric("derpd_workers_active"), 2);
-        const double moved_before = metric("derpd_sessions_moved_total");
+        // Each connection reads or writes, finds its home among two workers and moves there if
+        // it is not already (some did while the clients were still connecting when handshakes
+        // are slow, as under ASan). Of 24 connections the kernel put some on the wrong worker
+        // (all right: 2^-24), so something moved.
         co_await send_rounds(p, 4);
-        // Each connection reads, finds its home among two workers and moves there if it is not
-        // already: with 24 connections some are on the wrong one (all right: 2^-24).
-        EXPECT_GT(metric("derpd_sessions_moved_total"), moved_before);
+        EXPECT_GT(metric("derpd_sessions_moved_total"), 0);
+        // Spread: both workers carry clients (with one active worker, all would be on worker 0).
+        EXPECT_GT(metric("derpd_worker_clients{worker=\"0\"}"), 0);
+        EXPECT_GT(metric("derpd_worker_clients{worker=\"1\"}"), 0);
         // Split pairs stay split: with two active workers packets cross between them.
         const double handed_before = metric("derpd_packets_handed_over_total");
         co_await send_rounds(p, 2);
         EXPECT_GT(metric("derpd_packets_handed_over_total"), handed_before);
-        EXPECT_GT(metric("derpd_worker_clients{worker=\"0\"}"), 0);
-        EXPECT_GT(metric("derpd_worker_clients{worker=\"1\"}"), 0);
         EXPECT_EQ(metric("derp_current_connections"), 2 * kPairs);
       }(),
       std::chrono::seconds(120));
