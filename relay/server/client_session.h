@@ -183,6 +183,8 @@ class ClientSession {
 
   Server& server_;
   Worker* worker_;
+  // Server::packs_workers(), kept here because move_wanted() is inline on the read and write
+  // paths and Server is only declared in this header.
   const bool server_packs_workers_;
   SessionTransport& transport_;
   ConnectionInfo info_;

@@ -76,20 +76,15 @@ class Server {
   // and how many workers are active now: read on every read of every connection.
   bool packs_workers() const { return pack_workers_; }
   // Sessions between two workers' tables (in neither): a drain counts them as still here.
-  void note_departure() {
-    in_transit_.fetch_add(1);
-    transit_events_.fetch_add(1);
-  }
-  void note_arrival() {
-    in_transit_.fetch_sub(1);
-    transit_events_.fetch_add(1);
+  void note_departure() { departures_.fetch_add(1); }
+  void note_arrival() { arrivals_.fetch_add(1); }
+  std::size_t sessions_in_transit() const {
+    const std::uint64_t arrived = arrivals_.load();
+    return static_cast<std::size_t>(departures_.load() - arrived);
   }
   // Departures and arrivals so far: a reader of several workers' counts compares it before and
   // after to know whether a move slipped between them.
-  std::uint64_t transit_events() const { return transit_events_.load(); }
-  std::size_t sessions_in_transit() const {
-    return static_cast<std::size_t>(std::max(0, in_transit_.load()));
-  }
+  std::uint64_t transit_events() const { return departures_.load() + arrivals_.load(); }
   std::size_t active_workers() const { return active_workers_.load(std::memory_order_relaxed); }
   Worker& worker(std::size_t i) { return *workers_[i]; }
   // Every worker's io_context, in worker order (for listeners that open one socket per worker).
@@ -139,8 +134,7 @@ class Server {
   void judge_packing();
   bool pack_workers_ = false;  // config_.pack_workers, with more than one worker
   std::atomic<std::size_t> active_workers_{1};
-  std::atomic<int> in_transit_{0};
-  std::atomic<std::uint64_t> transit_events_{0};
+  std::atomic<std::uint64_t> departures_{0}, arrivals_{0};  // moves between workers so far
   std::unique_ptr<WorkerPacking> packing_;
   std::unique_ptr<boost::asio::steady_timer> packing_timer_;
   std::vector<std::int64_t> last_cpu_ns_;
