@@ -66,7 +66,10 @@ std::string receive_limit_cell(const pb::Client& c) {
 int watch(const Globals& g, AdminConnection& conn) {
   auto ctx = conn.context(true);
   auto reader = conn.stub().WatchClients(ctx.get(), {});
-  if (g.output == Output::kTable) std::cerr << "watching client events; Ctrl-C stops\n";
+  // derpd subscribes before it sends headers, so from here on no event is missed; saying so on
+  // stderr (in every output mode) lets a script start what it wants to watch without guessing.
+  reader->WaitForInitialMetadata();
+  std::cerr << "watching client events; Ctrl-C stops" << std::endl;
   pb::ClientEvent e;
   while (reader->Read(&e)) {
     if (g.output != Output::kTable) {

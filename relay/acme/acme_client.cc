@@ -28,7 +28,7 @@ struct AcmeFailure {
 };
 
 // RFC 8555 §6.5: a badNonce answer is retried with the nonce it carries. A CA that keeps saying
-// it is broken; pebble refuses 5 % of nonces by default (our test asks for 40 %).
+// it is broken; pebble refuses 5 % of nonces by default (our test asks for 25 %).
 constexpr int kNonceRetries = 10;
 constexpr std::chrono::milliseconds kPollInterval{500};
 

@@ -57,20 +57,11 @@ class DerpctlProcess {
 
   // The next stdout line, or nullopt when none came within `limit` (or stdout closed).
   std::optional<std::string> read_line(std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-      auto nl = out_.find('\n');
-      if (nl != std::string::npos) {
-        std::string line = out_.substr(0, nl);
-        out_.erase(0, nl + 1);
-        return line;
-      }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !pump(out_fd_, out_, static_cast<int>(left.count()))) {
-        return std::nullopt;
-      }
-    }
+    return next_line(out_fd_, out_, limit);
+  }
+  // The same for stderr.
+  std::optional<std::string> read_err_line(std::chrono::milliseconds limit) {
+    return next_line(err_fd_, err_, limit);
   }
 
   // Waits for the exit (killing it after `limit`) and collects the rest of the output.
@@ -102,6 +93,24 @@ class DerpctlProcess {
   void interrupt() { ::kill(pid_, SIGINT); }
 
  private:
+  static std::optional<std::string> next_line(int fd, std::string& buffered,
+                                              std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      auto nl = buffered.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffered.substr(0, nl);
+        buffered.erase(0, nl + 1);
+        return line;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !pump(fd, buffered, static_cast<int>(left.count()))) {
+        return std::nullopt;
+      }
+    }
+  }
+
   // Reads what is available; false at end of file.
   static bool pump(int fd, std::string& into, int timeout_ms) {
     pollfd p{fd, POLLIN, 0};

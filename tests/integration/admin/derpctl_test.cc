@@ -129,8 +129,10 @@ TEST_F(Derpctl, ClientsShowAndClose) {
 
 TEST_F(Derpctl, WatchStreamsConnectsAndDisconnects) {
   DerpctlProcess watch({"--admin", node_.admin(), "-o", "jsonl", "clients", "--watch"});
-  // The stream is open once derpctl has its headers; give it a moment, then connect.
-  ::usleep(300000);
+  // derpctl says so on stderr once derpd has sent headers, which it does after subscribing.
+  auto ready = watch.read_err_line(std::chrono::seconds(20));
+  ASSERT_TRUE(ready) << "derpctl never said the watch is in place";
+  EXPECT_TRUE(contains(*ready, "watching client events")) << *ready;
   auto c = connect();
   const std::string key = c->public_key().to_text();
   auto line = watch.read_line(std::chrono::seconds(10));
