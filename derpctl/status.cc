@@ -37,7 +37,12 @@ int run_status(const Globals& g) {
   for (const auto& l : st.listeners()) t.add({"listener " + l.kind(), l.address()});
   if (st.has_tls()) add_cert_rows(st.tls(), t);
   for (const auto& ip_cert : st.ip_tls()) add_cert_rows(ip_cert, t);
-  t.add({"workers", std::to_string(st.workers())});
+  std::string workers = std::to_string(st.workers());
+  if (st.workers_active() > 0 && st.workers_active() < st.workers()) {
+    workers += " (" + std::to_string(st.workers_active()) +
+               " carrying clients now: worker packing keeps a light load on few workers)";
+  }
+  t.add({"workers", workers});
   t.add({"clients", std::to_string(st.clients()) + " (" + std::to_string(st.home_clients()) +
                         " home, " + std::to_string(st.mesh_peers()) + " mesh peers)"});
   t.add({"known keys", std::to_string(st.known_keys())});

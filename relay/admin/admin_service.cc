@@ -119,6 +119,7 @@ Status AdminService::GetNodeStatus(Ctx* ctx, const pb::GetNodeStatusRequest*, pb
     for (const auto& c : facts_.ip_certs()) to_proto(c, *out->add_ip_tls());
   }
   out->set_workers(static_cast<std::uint32_t>(server_.worker_count()));
+  out->set_workers_active(static_cast<std::uint32_t>(server_.active_workers()));
   auto stats = server_.stats();
   out->set_clients(
       static_cast<std::uint64_t>(std::max<std::int64_t>(0, stats.current_connections)));

@@ -127,7 +127,8 @@ TEST_P(WorkerPackingTest, ALightLoadEndsUpOnOneWorker) {
 
 TEST_P(WorkerPackingTest, NewConnectionsGoToTheActiveWorkersAgainAfterAnUndrain) {
   // A drain closes the listening sockets and an undrain opens a new group, which must be steered
-  // again: without it the kernel would spread the next connects over both workers.
+  // again: without it the kernel would spread the next connects over both workers. (Left out of
+  // the TSan stage of scripts/test.sh: it needs the gRPC admin API and derpctl.)
   start({"--worker-packing-spread-at", "100", "--admin-socket", dir_.path() + "/admin.sock"});
   const std::string admin = "unix:" + dir_.path() + "/admin.sock";
   auto drained = run_derpctl({"--admin", admin, "drain", "--deadline", "5s"});

@@ -67,6 +67,24 @@ TEST_F(Derpctl, StatusAsTableAndJson) {
   });
 }
 
+// Worker packing is visible: with no load one of two workers carries the clients; with packing
+// off all of them do, and the table does not mention it.
+TEST(DerpctlWorkers, StatusSaysHowManyWorkersCarryClients) {
+  AdminNode packed({"--workers", "2"});
+  auto j = packed.ctl({"-o", "json", "status"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto doc = json::parse(j.out);
+  EXPECT_EQ(doc["workers"], 2);
+  EXPECT_EQ(doc["workers_active"], 1);
+  auto t = packed.ctl({"status"});
+  EXPECT_TRUE(contains(t.out, "2 (1 carrying clients now")) << t.out;
+
+  AdminNode unpacked({"--workers", "2", "--worker-packing=false"});
+  doc = json::parse(unpacked.ctl({"-o", "json", "status"}).out);
+  EXPECT_EQ(doc["workers_active"], 2);
+  EXPECT_FALSE(contains(unpacked.ctl({"status"}).out, "carrying clients")) << "nothing to say";
+}
+
 TEST_F(Derpctl, ClientsShowAndClose) {
   auto a = connect();
   auto b = connect();
