@@ -29,6 +29,11 @@ std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
 // connection does not keep the memory of the largest frame it ever received.
 constexpr std::size_t kRetainedInputBytes = 4096;
 
+// Connected here or through a mesh sibling: what a PeerGone(disconnected) says is no longer so.
+bool reachable(const ClientRegistry::Lookup& l) {
+  return l.active || l.local_conns > 0 || l.forwarder;
+}
+
 }  // namespace
 
 std::string_view to_string(TransportKind k) {
@@ -686,7 +691,18 @@ void ClientSession::depart(Worker& to) {
 void ClientSession::arrive() {
   DERP_ASSERT(worker_->owns_current_thread());
   worker_->add_session(conn_id_, this);
-  for (const auto& src : peers_heard_from_) worker_->subscribe_peer_gone(src, conn_id_);
+  // A peer that left the region while this session was between workers was announced to both
+  // before it subscribed here and after it unsubscribed there: ask the registry instead. (A peer
+  // that leaves from now on is announced here, on this thread, after the subscription.)
+  std::vector<proto::NodePublic> gone;
+  for (const auto& src : peers_heard_from_) {
+    if (reachable(server_.registry().lookup(src))) {
+      worker_->subscribe_peer_gone(src, conn_id_);
+    } else {
+      gone.push_back(src);
+    }
+  }
+  for (const auto& src : gone) peer_left_region(src);
   if (registered_) {
     count_in_gauges(+1);
     server_.registry().move(key_, conn_id_, worker_->index());

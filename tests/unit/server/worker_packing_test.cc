@@ -307,6 +307,51 @@ TEST(PackedSessions, TheOldWorkerForwardsInsteadOfServingASessionThatLeft) {
   EXPECT_EQ(proto::parse_recv_packet(got[0].payload).value.packet[0], 9);
 }
 
+// A sender on worker 0 and a receiver on worker 1 that received from it (so it is owed a
+// PeerGone when the sender leaves).
+struct ReceiverHeardFromSender {
+  ReceiverHeardFromSender() {
+    handshake(sender, w.srv());
+    handshake(receiver, w.srv());
+    EXPECT_EQ(exchange(w, sender, receiver, 4).size(), 4u);
+  }
+  TwoWorkers w;
+  SessionUnderTest sender{w.srv(), proto::NodePrivate::generate(), 0};
+  SessionUnderTest receiver{w.srv(), proto::NodePrivate::generate(), 1};
+};
+
+TEST(PackedSessions, APeerThatLeavesWhileTheSessionIsBetweenWorkersIsStillAnnounced) {
+  // The sender leaves while the receiver is in transit: the old worker no longer holds the
+  // receiver's subscription, the new one does not hold it yet.
+  ReceiverHeardFromSender h;
+  auto& [w, sender, receiver] = h;
+  receiver.session->depart(w.worker(0));
+  sender.session->shutdown();
+  w.worker(0).run_pending();
+  w.worker(1).run_pending();
+  receiver.session->arrive();
+  auto frames = receiver.drain();
+  ASSERT_EQ(frames.size(), 1u);
+  ASSERT_EQ(frames[0].type, static_cast<std::uint8_t>(proto::FrameType::kPeerGone));
+  auto gone = proto::parse_peer_gone(frames[0].payload);
+  EXPECT_EQ(gone.value.key, sender.client_key.public_key());
+  EXPECT_EQ(gone.value.reason, proto::PeerGoneReason::kDisconnected);
+}
+
+TEST(PackedSessions, APeerStillHereIsNotAnnouncedAtArrivalAndLaterLeavesAsUsual) {
+  ReceiverHeardFromSender h;
+  auto& [w, sender, receiver] = h;
+  receiver.session->depart(w.worker(0));
+  receiver.session->arrive();
+  EXPECT_TRUE(receiver.drain().empty());
+  sender.session->shutdown();
+  w.worker(0).run_pending();
+  w.worker(1).run_pending();
+  auto frames = receiver.drain();
+  ASSERT_EQ(frames.size(), 1u);  // once: through the subscription on its new worker
+  EXPECT_EQ(proto::parse_peer_gone(frames[0].payload).value.key, sender.client_key.public_key());
+}
+
 TEST(PackedSessions, MessagesSentToTheOldWorkerFollowTheSession) {
   TwoWorkers w;
   SessionUnderTest receiver(w.srv(), proto::NodePrivate::generate(), 1);
