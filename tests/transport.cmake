@@ -1,4 +1,4 @@
 derp_unit_test(transport_test
   SOURCES unit/transport/port_group_test.cc unit/transport/ip_prefix_test.cc
-          unit/transport/read_watch_test.cc unit/transport/accept_steering_test.cc
+          unit/transport/read_watch_test.cc
   DEPS derp_transport)

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
-#include <mutex>
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -31,7 +30,6 @@
 #include "relay/server/ask_workers.h"
 #include "relay/tls/acme_challenge.h"
 #include "relay/tls/tls_socket.h"
-#include "relay/transport/accept_steering.h"
 #include "relay/transport/plain_socket.h"
 #include "relay/transport/port_group.h"
 #include "relay/transport/shared_socket.h"
@@ -54,41 +52,6 @@ struct HttpFront::State {
   // One listening socket per worker, touched only on that worker's thread; null while the front
   // does not accept (stop_accepting).
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
-
-  // With worker packing, new connects go to the active workers' listeners only
-  // (relay/transport/accept_steering.h): accepted and handshaken on a sleeping worker they would
-  // wake it and then move. steering_fd is a member of the group this front opened (-1 while it
-  // accepts on a socket from the service manager, which has no group, or does not accept); it is
-  // cleared before any of the group's sockets is closed.
-  std::mutex steering_mu;
-  int steering_fd = -1;
-  bool steering_failed = false;
-
-  void steer_to(int fd) {
-    std::lock_guard lock(steering_mu);
-    steering_fd = fd;
-    steer_locked();
-  }
-  void steer() {
-    std::lock_guard lock(steering_mu);
-    steer_locked();
-  }
-  void stop_steering() {
-    std::lock_guard lock(steering_mu);
-    steering_fd = -1;
-  }
-
- private:
-  void steer_locked() {
-    if (steering_fd < 0 || steering_failed) return;
-    if (auto ec = transport::steer_accepts(steering_fd, server.active_workers())) {
-      steering_failed = true;  // the kernel will not, now or later: say it once
-      spdlog::warn(
-          "worker packing: cannot steer new connections to the active workers ({}); the kernel "
-          "spreads them over every worker and they move after their handshake",
-          ec.message());
-    }
-  }
 };
 
 namespace {
@@ -574,19 +537,12 @@ void HttpFront::start() {
                                describe());
   }
   bound_port_ = acceptors.front()->local_endpoint().port();
-  if (server_.packs_workers()) {
-    server_.on_active_workers_change([weak = std::weak_ptr<State>(state_)] {
-      if (auto st = weak.lock()) st->steer();
-    });
-    if (shared_fd_ < 0) state_->steer_to(acceptors.front()->native_handle());
-  }
   for (std::size_t i = 0; i < server_.worker_count(); ++i) {
     auto& worker = server_.worker(i);
     // The closer holds the state, so the acceptor outlives every use of it, whatever the order in
     // which the front and the workers are torn down.
     asio::post(worker.io(), [st = state_, i, &worker, acceptor = acceptors[i]] {
       worker.add_closer([st, i] {
-        st->stop_steering();
         if (auto& a = st->acceptors[i]) {
           boost::system::error_code ignored;
           a->close(ignored);
@@ -604,7 +560,6 @@ void HttpFront::stop_accepting(ListenerStop how) {
   // Before the workers close their copies: a connect that arrives in between is refused, not
   // queued for nobody.
   if (shared_fd_ >= 0 && how == ListenerStop::kRefuse) ::shutdown(shared_fd_, SHUT_RD);
-  state_->stop_steering();
   on_every_worker(server_, [st = state_](server::Worker& w) {
     if (auto a = std::exchange(st->acceptors[w.index()], nullptr)) {
       boost::system::error_code ignored;
@@ -624,10 +579,6 @@ std::string HttpFront::resume_accepting() {
   } catch (const std::runtime_error& e) {
     return e.what();
   }
-  // A new group: the program attached to the old one went with it.
-  if (server_.packs_workers() && shared_fd_ < 0) {
-    state_->steer_to(acceptors.front()->native_handle());
-  }
   if (!on_every_worker(server_, [st = state_, acceptors](server::Worker& w) {
         st->acceptors[w.index()] = acceptors[w.index()];
         asio::co_spawn(w.io(), accept_loop(st, acceptors[w.index()], w), asio::detached);
@@ -645,7 +596,6 @@ void HttpFront::set_refuse_new_derp(bool refuse) {
 
 void HttpFront::stop() {
   accepting_.store(false);
-  state_->stop_steering();
   for (std::size_t i = 0; i < state_->acceptors.size(); ++i) {
     asio::post(server_.worker(i).io(), [st = state_, i] {
       if (auto& a = st->acceptors[i]) {

@@ -85,17 +85,6 @@ void Server::apply_packing(std::span<const double> busy) {
   for (double b : busy) shares += fmt::format("{}{:.0f}%", shares.empty() ? "" : " ", 100 * b);
   spdlog::info("worker packing: {} of {} workers carry clients now (was {}; workers busy {})",
                after, workers_.size(), before, shares);
-  std::vector<std::function<void()>> watchers;
-  {
-    std::lock_guard lock(active_watchers_mu_);
-    watchers = active_watchers_;
-  }
-  for (auto& changed : watchers) changed();
-}
-
-void Server::on_active_workers_change(std::function<void()> changed) {
-  std::lock_guard lock(active_watchers_mu_);
-  active_watchers_.push_back(std::move(changed));
 }
 
 void Server::stop() {

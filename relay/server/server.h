@@ -7,9 +7,7 @@
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
@@ -117,11 +115,6 @@ class Server {
   // change the number of active workers; sessions move at their next read. Runs on worker 0's
   // thread every packing_interval once started; tests call it directly.
   void apply_packing(std::span<const double> busy);
-  // Calls `changed` after every change of active_workers() (on the thread that applied it, worker
-  // 0's), for as long as the server lives: the listeners steer new connections to the active
-  // workers (relay/transport/accept_steering.h). Thread-safe; `changed` should read
-  // active_workers() itself, as a later change may already have happened.
-  void on_active_workers_change(std::function<void()> changed);
 
  private:
   // Runs on `here`, the sender's worker: a destination on the same worker is served directly.
@@ -143,8 +136,6 @@ class Server {
   std::atomic<std::size_t> active_workers_{1};
   std::atomic<std::uint64_t> departures_{0}, arrivals_{0};  // moves between workers so far
   std::unique_ptr<WorkerPacking> packing_;
-  std::mutex active_watchers_mu_;
-  std::vector<std::function<void()>> active_watchers_;
   std::unique_ptr<boost::asio::steady_timer> packing_timer_;
   std::vector<std::int64_t> last_cpu_ns_;
   std::chrono::steady_clock::time_point last_judged_;

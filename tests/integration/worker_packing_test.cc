@@ -1,12 +1,12 @@
 // Worker packing (relay/server/worker_packing.h) in a real derpd with two workers, over plain TCP
-// and TLS: new connections are accepted on the active workers only, spreading moves clients to
-// their new home, and no packet is lost on the way.
+// and TLS: clients accepted on either worker end up on the active ones, spreading moves them
+// again, and no packet is lost on the way.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <set>
 
 #include "relay/tls/test_ca.h"
-#include "tests/integration/admin/derpctl_runner.h"
 #include "tests/support/async_runner.h"
 #include "tests/support/derp_test_client.h"
 #include "tests/support/derpd_process.h"
@@ -94,16 +94,6 @@ class WorkerPackingTest : public ::testing::TestWithParam<bool> {
     co_return false;
   }
 
-  // One active worker and the listeners steered to it (relay/transport/accept_steering.h): every
-  // connect was accepted on worker 0, so none had to move.
-  void expect_all_on_worker_0_without_moves() {
-    EXPECT_EQ(metric("derpd_sessions_moved_total"), 0);
-    EXPECT_EQ(metric("derpd_workers_active"), 1);
-    EXPECT_EQ(metric("derpd_worker_clients{worker=\"0\"}"), 2 * kPairs);
-    EXPECT_EQ(metric("derpd_worker_clients{worker=\"1\"}"), 0);
-    EXPECT_EQ(metric("derp_current_connections"), 2 * kPairs);
-  }
-
   AsyncRunner runner_;
   TempDir dir_;
   tls::TestPki pki_;
@@ -120,26 +110,13 @@ TEST_P(WorkerPackingTest, ALightLoadEndsUpOnOneWorker) {
         Pairs p = co_await connect_pairs();
         co_await send_rounds(p, 2);
         EXPECT_TRUE(co_await settle(p)) << "packets still cross workers";
-        expect_all_on_worker_0_without_moves();
-      }(),
-      std::chrono::seconds(120));
-}
-
-TEST_P(WorkerPackingTest, NewConnectionsGoToTheActiveWorkersAgainAfterAnUndrain) {
-  // A drain closes the listening sockets and an undrain opens a new group, which must be steered
-  // again: without it the kernel would spread the next connects over both workers. (Left out of
-  // the TSan stage of scripts/test.sh: it needs the gRPC admin API and derpctl.)
-  start({"--worker-packing-spread-at", "100", "--admin-socket", dir_.path() + "/admin.sock"});
-  const std::string admin = "unix:" + dir_.path() + "/admin.sock";
-  auto drained = run_derpctl({"--admin", admin, "drain", "--deadline", "5s"});
-  ASSERT_EQ(drained.exit_code, 0) << drained.err;
-  auto undrained = run_derpctl({"--admin", admin, "undrain"});
-  ASSERT_EQ(undrained.exit_code, 0) << undrained.err;
-  runner_.run(
-      [&]() -> asio::awaitable<void> {
-        Pairs p = co_await connect_pairs();
-        co_await send_rounds(p, 2);
-        expect_all_on_worker_0_without_moves();
+        // The kernel spreads 24 connects over both workers' listeners: about half moved.
+        std::cout << "sessions moved: " << metric("derpd_sessions_moved_total") << "\n";
+        EXPECT_GT(metric("derpd_sessions_moved_total"), 0);
+        EXPECT_EQ(metric("derpd_workers_active"), 1);
+        EXPECT_EQ(metric("derpd_worker_clients{worker=\"0\"}"), 2 * kPairs);
+        EXPECT_EQ(metric("derpd_worker_clients{worker=\"1\"}"), 0);
+        EXPECT_EQ(metric("derp_current_connections"), 2 * kPairs);
       }(),
       std::chrono::seconds(120));
 }
