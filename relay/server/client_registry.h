@@ -43,6 +43,8 @@ class ClientRegistry {
     std::optional<ConnRef> active;
     std::size_t local_conns = 0;
     std::optional<std::uint32_t> forwarder;  // the preferred mesh link, when no local connection
+    // Connected here or through a mesh sibling: what remove() returning true says is no longer so.
+    bool reachable() const { return local_conns > 0 || forwarder.has_value(); }
   };
   Lookup lookup(const protocol::NodePublic& key) const;
 

@@ -29,11 +29,6 @@ std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
 // connection does not keep the memory of the largest frame it ever received.
 constexpr std::size_t kRetainedInputBytes = 4096;
 
-// Connected here or through a mesh sibling: what a PeerGone(disconnected) says is no longer so.
-bool reachable(const ClientRegistry::Lookup& l) {
-  return l.active || l.local_conns > 0 || l.forwarder;
-}
-
 }  // namespace
 
 std::string_view to_string(TransportKind k) {
@@ -696,7 +691,7 @@ void ClientSession::arrive() {
   // that leaves from now on is announced here, on this thread, after the subscription.)
   std::vector<proto::NodePublic> gone;
   for (const auto& src : peers_heard_from_) {
-    if (reachable(server_.registry().lookup(src))) {
+    if (server_.registry().lookup(src).reachable()) {
       worker_->subscribe_peer_gone(src, conn_id_);
     } else {
       gone.push_back(src);

@@ -156,6 +156,19 @@ void handshake(SessionUnderTest& s, server::Server& srv) {
   s.drain();
 }
 
+// A sender and a receiver on the given workers, both past their handshake.
+struct SenderAndReceiver {
+  SenderAndReceiver(std::uint32_t sender_on, std::uint32_t receiver_on)
+      : sender(w.srv(), proto::NodePrivate::generate(), sender_on),
+        receiver(w.srv(), proto::NodePrivate::generate(), receiver_on) {
+    handshake(sender, w.srv());
+    handshake(receiver, w.srv());
+  }
+  TwoWorkers w;
+  SessionUnderTest sender;
+  SessionUnderTest receiver;
+};
+
 // Sends `count` packets from `from` to `to` in rounds the receiver's queue holds, delivering
 // what went through worker inboxes; returns the packets `to` received.
 std::vector<Frame> exchange(TwoWorkers& w, SessionUnderTest& from, SessionUnderTest& to, int count,
@@ -237,11 +250,8 @@ TEST(PackedSessions, MeshPeersAndWatchersStayPut) {
 }
 
 TEST(PackedSessions, TheMovedReceiverGetsEveryPacketInOrder) {
-  TwoWorkers w;
-  SessionUnderTest sender(w.srv(), proto::NodePrivate::generate(), 0);
-  SessionUnderTest receiver(w.srv(), proto::NodePrivate::generate(), 1);
-  handshake(sender, w.srv());
-  handshake(receiver, w.srv());
+  SenderAndReceiver pair(0, 1);
+  auto& [w, sender, receiver] = pair;
 
   auto got = exchange(w, sender, receiver, 32);
   ASSERT_EQ(got.size(), 32u);
@@ -289,11 +299,8 @@ TEST(PackedSessions, TheOldWorkerForwardsInsteadOfServingASessionThatLeft) {
   // The registry still names worker 0 while the receiver is on its way to worker 1: a sender on
   // worker 0 must not queue the packet on the session directly (its socket is in transit; the
   // write would fail and race with worker 1), but pass it on behind the arrival.
-  TwoWorkers w;
-  SessionUnderTest sender(w.srv(), proto::NodePrivate::generate(), 0);
-  SessionUnderTest receiver(w.srv(), proto::NodePrivate::generate(), 0);
-  handshake(sender, w.srv());
-  handshake(receiver, w.srv());
+  SenderAndReceiver pair(0, 0);
+  auto& [w, sender, receiver] = pair;
   receiver.session->depart(w.worker(1));
   std::vector<std::uint8_t> bytes;
   proto::append_send_packet(bytes, receiver.client_key.public_key(), std::vector<std::uint8_t>{9});
@@ -307,24 +314,12 @@ TEST(PackedSessions, TheOldWorkerForwardsInsteadOfServingASessionThatLeft) {
   EXPECT_EQ(proto::parse_recv_packet(got[0].payload).value.packet[0], 9);
 }
 
-// A sender on worker 0 and a receiver on worker 1 that received from it (so it is owed a
-// PeerGone when the sender leaves).
-struct ReceiverHeardFromSender {
-  ReceiverHeardFromSender() {
-    handshake(sender, w.srv());
-    handshake(receiver, w.srv());
-    EXPECT_EQ(exchange(w, sender, receiver, 4).size(), 4u);
-  }
-  TwoWorkers w;
-  SessionUnderTest sender{w.srv(), proto::NodePrivate::generate(), 0};
-  SessionUnderTest receiver{w.srv(), proto::NodePrivate::generate(), 1};
-};
-
 TEST(PackedSessions, APeerThatLeavesWhileTheSessionIsBetweenWorkersIsStillAnnounced) {
   // The sender leaves while the receiver is in transit: the old worker no longer holds the
   // receiver's subscription, the new one does not hold it yet.
-  ReceiverHeardFromSender h;
-  auto& [w, sender, receiver] = h;
+  SenderAndReceiver pair(0, 1);  // the receiver heard from the sender: it is owed a PeerGone
+  auto& [w, sender, receiver] = pair;
+  ASSERT_EQ(exchange(w, sender, receiver, 4).size(), 4u);
   receiver.session->depart(w.worker(0));
   sender.session->shutdown();
   w.worker(0).run_pending();
@@ -339,8 +334,9 @@ TEST(PackedSessions, APeerThatLeavesWhileTheSessionIsBetweenWorkersIsStillAnnoun
 }
 
 TEST(PackedSessions, APeerStillHereIsNotAnnouncedAtArrivalAndLaterLeavesAsUsual) {
-  ReceiverHeardFromSender h;
-  auto& [w, sender, receiver] = h;
+  SenderAndReceiver pair(0, 1);  // the receiver heard from the sender: it is owed a PeerGone
+  auto& [w, sender, receiver] = pair;
+  ASSERT_EQ(exchange(w, sender, receiver, 4).size(), 4u);
   receiver.session->depart(w.worker(0));
   receiver.session->arrive();
   EXPECT_TRUE(receiver.drain().empty());
