@@ -21,7 +21,7 @@ const char* kUsage =
     "                 [--pairs 10] [--size 1200] [--duration 5] [--warmup 1] [--rate 0]\n"
     "                 [--window 0] [--batch 1] [--threads 0] [--cross] [--ca-file F] "
     "[--insecure]\n"
-    "                 [--probe-interval 0] [--drain 2] [--max-packets N] [--json]\n"
+    "                 [--probe-interval 0] [--drain 2] [--max-packets N] [--no-syscalls] [--json]\n"
     "  --url       DERP URL(s) (http://, https://, ws://, wss://); loopback hosts only\n"
     "  --spawn     start derpd (--derpd, default ./derpd next to this binary) on 127.0.0.1:<free>\n"
     "              and measure it; --tls gives it an ECDSA P-256 test certificate; --ws uses "
@@ -32,7 +32,9 @@ const char* kUsage =
     "  --threads   client io_context threads (0: one per core)\n"
     "  --cross     receiver of pair i on URL i+1 (meshed region)\n"
     "  --server-pid  the server whose CPU (/proc/PID/stat) is divided by delivered packets\n"
-    "  --probe-interval S  time a fresh client's connect every S seconds while loaded\n";
+    "  --probe-interval S  time a fresh client's connect every S seconds while loaded\n"
+    "  --no-syscalls don't count the server's syscalls: the tracepoints that count them cost\n"
+    "              the server CPU on every call, so CPU figures are a little lower without\n";
 
 }  // namespace
 
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
   f.integer("batch", &batch, 1, 4096);
   f.integer("threads", &threads, 0, 64);
   f.flag("cross", &o.cross);
+  bool no_syscalls = false;
+  f.flag("no-syscalls", &no_syscalls);
   f.text("ca-file", &o.ca_file);
   f.flag("insecure", &o.insecure);
   f.integer("server-pid", &server_pid, -1, 1LL << 30);
@@ -77,6 +81,7 @@ int main(int argc, char** argv) {
   o.threads = static_cast<int>(threads);
   o.server_pid = static_cast<pid_t>(server_pid);
   o.max_packets = static_cast<std::uint64_t>(max_packets);
+  o.count_syscalls = !no_syscalls;
   if (spawn == !o.urls.empty()) f.fail("give either --url or --spawn");
   if (!spawn && (tls || ws || !derpd_flags.empty()))
     f.fail("--tls, --ws and --derpd-flags go with --spawn");
