@@ -409,9 +409,12 @@ LoadResult run_load(const LoadOptions& o) {
       " s measured");
   sleep_until_ns(s.t_warm);
   std::optional<SyscallCounter> syscalls;
-  if (o.server_pid > 0 && o.count_syscalls) syscalls.emplace(o.server_pid);
-  if (o.server_pid > 0 && !o.count_syscalls)
-    r.syscalls_unavailable = "--no-syscalls (the CPU figure is without tracepoints)";
+  if (o.server_pid > 0) {
+    if (o.count_syscalls)
+      syscalls.emplace(o.server_pid);
+    else
+      r.syscalls_unavailable = "--no-syscalls (the CPU figure is without tracepoints)";
+  }
   const Snapshot a = snapshot(pairs, o.server_pid);
   sleep_until_ns(s.t_end);
   const Snapshot b = snapshot(pairs, o.server_pid);
