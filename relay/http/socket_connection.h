@@ -149,7 +149,11 @@ class SocketConnection : public server::SessionTransport,
     }
     if (move_home()) return;
     // Drained: the watch announces the next bytes.
-    if (r.wait == transport::IoWait::kReadable || !transport_.more_to_read()) return;
+    if (r.wait == transport::IoWait::kReadable) return;
+    // A short read usually means the socket is empty, and trusting it saves a system call per
+    // read. But a FIN that came in with the last bytes raises no edge of its own, so a leaving
+    // session, which waits for exactly that FIN, reads on until the socket says it is empty.
+    if (!transport_.more_to_read() && !ending_output_) return;
     // Still more to read: let the worker's other connections (and writers) have a turn first.
     schedule_read();
   }
@@ -242,6 +246,8 @@ class SocketConnection : public server::SessionTransport,
     output_ended_ = true;
     boost::system::error_code ignored;
     transport_.socket().shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    // The client's FIN may already be here, unseen behind a short read (on_readable).
+    schedule_read();
   }
 
   void wait_writable() {

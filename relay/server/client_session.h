@@ -151,6 +151,10 @@ class ClientSession {
   bool can_mesh() const { return can_mesh_; }
   bool closing() const { return closing_; }
   bool leaving() const { return leaving_; }
+  // When the client last sent anything (steady clock, ns since its epoch): how busy it is.
+  std::int64_t last_activity_ns() const {
+    return last_activity_ns_.load(std::memory_order_relaxed);
+  }
   const std::string& close_reason() const { return close_reason_; }
   const ConnectionInfo& info() const { return info_; }
   Worker& worker() const { return *worker_; }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -55,6 +56,7 @@ void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order
   mine.done_order.store(order.id);
   if (shared.generation.load() != order.generation) return;  // undrained since
   std::vector<std::uint64_t> clients, mesh, leaving;
+  std::vector<std::pair<std::int64_t, std::uint64_t>> by_activity;  // (last activity, id)
   w.for_each_session([&](const ClientSession& s) {
     if (s.closing()) return;
     if (s.leaving()) {
@@ -62,9 +64,18 @@ void run_step(DrainController::Shared& shared, Worker& w, const StepOrder& order
     } else if (s.can_mesh()) {
       mesh.push_back(s.conn_id());
     } else {
-      clients.push_back(s.conn_id());
+      by_activity.emplace_back(s.last_activity_ns(), s.conn_id());
     }
   });
+  // The busiest clients leave first. While a client moves, packets its peers send it are lost;
+  // an idle one loses nothing. Going first, the busy ones meet siblings that have not yet taken
+  // the rest of the herd, so they are away for the shortest time.
+  if (order.act == Act::kClients && order.quota < by_activity.size()) {
+    const auto cut = by_activity.begin() + static_cast<std::ptrdiff_t>(order.quota);
+    std::nth_element(by_activity.begin(), cut, by_activity.end(), std::greater<>());
+  }
+  clients.reserve(by_activity.size());
+  for (const auto& [activity, id] : by_activity) clients.push_back(id);
   // Looked up by id when used rather than kept as pointers: cheap, and safe should making one
   // session leave ever end another one synchronously.
   auto leave = [&](std::vector<std::uint64_t>& ids, std::size_t n) {

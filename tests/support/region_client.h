@@ -137,6 +137,7 @@ class RegionClient {
       conn_ = c;
       node = at;
       ++connects;
+      history_.push_back({Clock::now(), "on node " + std::to_string(at)});
       boost::asio::co_spawn(ex_, read_loop(c), boost::asio::detached);
     } else if (c) {
       c->close();
@@ -171,6 +172,13 @@ class RegionClient {
   // How each connection ended, as the client saw it ("end of stream", "Connection reset by
   // peer", …), oldest first.
   const std::vector<std::string>& endings() const { return endings_; }
+  // When it connected (to which node) and when a connection broke (and why), oldest first: what
+  // a test prints to explain a gap.
+  struct Event {
+    Clock::time_point at;
+    std::string what;
+  };
+  const std::vector<Event>& history() const { return history_; }
 
   std::atomic<int> node{-1};  // the node it is connected to, -1 while it has none
   std::atomic<int> connects{0};
@@ -189,6 +197,7 @@ class RegionClient {
           ++restarting_frames;
           if (options_.honours_restarting) {
             endings_.push_back("left on Restarting");
+            history_.push_back({Clock::now(), endings_.back()});
             drop(c);
             co_await ensure_connected();
             co_return;
@@ -197,6 +206,7 @@ class RegionClient {
       }
     } catch (const std::exception& e) {
       endings_.push_back(ending_of(e.what()));
+      history_.push_back({Clock::now(), endings_.back()});
     }
     drop(c);
     if (stopped_) co_return;
@@ -240,6 +250,7 @@ class RegionClient {
   boost::asio::steady_timer backoff_;
   std::string last_error_;
   std::vector<std::string> endings_;
+  std::vector<Event> history_;
 };
 
 }  // namespace derp::testing

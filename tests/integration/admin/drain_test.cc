@@ -14,6 +14,7 @@
 #include "tests/support/async_runner.h"
 #include "tests/support/derp_test_client.h"
 #include "tests/support/http_get.h"
+#include "tests/support/raw_socket.h"
 #include "tests/support/wait.h"
 
 namespace derp::testing {
@@ -180,6 +181,38 @@ TEST(AdminDrain, UndrainSaysWhenThePortWasTaken) {
   auto again = node.ctl({"undrain"});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(http_status(node.derpd->port(), "/derp/probe"), 200);
+}
+
+// A client often closes while it is sending (it read the end of the stream between two packets),
+// and then its last bytes and its FIN reach the node in one segment: one readiness edge, read as a
+// short read. A node that took that short read for an empty socket never saw the FIN, and the
+// leaving session held the drain (and a SIGTERM exit) for its whole linger
+// (ClientSession::kLeaveLinger, 3 s). TCP_CORK makes the client's kernel send the frame and the
+// FIN as one segment, every time.
+TEST(AdminDrain, AClientClosingWithItsLastBytesLeavesAtOnce) {
+  AdminNode node;
+  RawSocket s(node.derpd->port());
+  ASSERT_NO_THROW(raw_handshake(s, protocol::NodePrivate::generate()));
+  DerpctlProcess drain({"--admin", node.admin(), "-o", "json", "drain", "--deadline", "60s"});
+  ASSERT_EQ(s.wait_closed(std::chrono::seconds(10)), RawSocket::Status::kClosed)
+      << "the node ends the stream of a client it drains";
+  const auto client_closed = std::chrono::steady_clock::now();
+  int one = 1;
+  ASSERT_EQ(::setsockopt(s.fd(), IPPROTO_TCP, TCP_CORK, &one, sizeof one), 0);
+  // NotePreferred: a frame the node does not answer (an answer would fail to write and end the
+  // session by itself).
+  const std::uint8_t preferred = 1;
+  ASSERT_TRUE(s.send_all(frame_bytes(static_cast<std::uint8_t>(protocol::FrameType::kNotePreferred),
+                                     {&preferred, 1})));
+  ASSERT_EQ(::shutdown(s.fd(), SHUT_WR), 0);
+
+  auto result = drain.wait(std::chrono::seconds(30));
+  const auto took = std::chrono::steady_clock::now() - client_closed;
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(json::parse(result.out, nullptr, false)["status"]["state"], "DRAIN_STATE_DRAINED")
+      << result.out;
+  EXPECT_LT(took, std::chrono::seconds(2))
+      << "the node saw the FIN only when the linger ran out (3 s): it missed it";
 }
 
 }  // namespace

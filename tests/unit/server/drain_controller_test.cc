@@ -27,7 +27,7 @@ protocol::ClientInfo info_with(std::optional<protocol::KeyBytes> mesh_key = std:
 }
 
 struct DrainFixture : ::testing::Test {
-  DrainFixture() : core(mesh_key) {
+  DrainFixture() : core(mesh_key, &ManualClock::now) {
     hooks.accept_connections = [this](bool accept) {
       accept_calls.push_back(accept);
       accepting = accept ? resume_error.empty() : false;
@@ -159,6 +159,26 @@ TEST_F(DrainFixture, StopsAcceptingBeforeAnyoneLeavesThenBatchesThenMeshPeersLas
   EXPECT_TRUE(stun_enabled);
   EXPECT_EQ(states, (std::vector<DrainState>{DrainState::kDraining, DrainState::kDrained,
                                              DrainState::kServing}));
+}
+
+// Moving costs a busy client the packets sent to it meanwhile and an idle one nothing, so the
+// busiest leave first, before the siblings are busy taking the rest.
+TEST_F(DrainFixture, TheBusiestClientsLeaveFirst) {
+  for (int i = 0; i < 6; ++i) connect();
+  ManualClock::advance(std::chrono::seconds(1));
+  for (int busy : {1, 4}) {
+    std::vector<std::uint8_t> frame;
+    protocol::append_send_packet(frame, sessions[0]->client_key.public_key(),
+                                 std::vector<std::uint8_t>{1, 2, 3});
+    ASSERT_TRUE(sessions[busy]->feed(frame));
+  }
+  DrainOptions o;
+  o.batch_size = 2;
+  ASSERT_TRUE(controller->drain(o));
+  tick(/*clients_close=*/false);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(sessions[i]->transport.ending_output, i == 1 || i == 4) << "client " << i;
+  }
 }
 
 // A leaving client is out of the registry at once, so packets for it follow it to the node it
