@@ -464,10 +464,20 @@ bool ClientSession::handle_close_peer(Bytes payload) {
   return true;
 }
 
-void ClientSession::enqueue_packet(PacketRef frame) {
+void ClientSession::enqueue_packet(PacketRef frame, bool forwarded) {
   DERP_ASSERT(worker_->owns_current_thread());
   if (closing_ || shut_down_ || leaving_) {
     count_drop(DropReason::kGoneDisconnected, frame->disco, frame->packet_bytes());
+    return;
+  }
+  if (unsettled_moves_ > 0 && !forwarded) [[unlikely]] {
+    // Bounded like the queue it waits for: the oldest goes first.
+    if (held_while_moving_.size() >= other_queue_.capacity()) {
+      const PacketRef& oldest = held_while_moving_.front();
+      count_drop(DropReason::kQueueHead, oldest->disco, oldest->packet_bytes());
+      held_while_moving_.erase(held_while_moving_.begin());
+    }
+    held_while_moving_.push_back(std::move(frame));
     return;
   }
   SendQueue& q = frame->disco ? disco_queue_ : other_queue_;
@@ -592,6 +602,10 @@ void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
     close("write timed out");
     return;
   }
+  if (unsettled_moves_ > 0 && now - arrived_at_ >= kMoveSettlesWithin) [[unlikely]] {
+    unsettled_moves_ = 1;
+    move_settled();
+  }
   if (leaving_) {
     if (now - leave_started_ >= kLeaveLinger) close(close_reason_);
     return;
@@ -618,6 +632,10 @@ void ClientSession::shutdown() {
       count_drop(DropReason::kGoneDisconnected, p->disco, p->packet_bytes());
     }
   }
+  for (const auto& p : held_while_moving_) {
+    count_drop(DropReason::kGoneDisconnected, p->disco, p->packet_bytes());
+  }
+  held_while_moving_.clear();
   if (!registered_ && !leaving_ && !close_reason_.empty()) {
     spdlog::debug("connection from {} closed during handshake: {}", info_.remote_text,
                   close_reason_);
@@ -680,6 +698,7 @@ void ClientSession::depart(Worker& to) {
   if (registered_) count_in_gauges(-1);
   worker_->remove_session(conn_id_);
   worker_->forward_messages_of(conn_id_, to);
+  moved_from_ = worker_;
   worker_ = &to;
 }
 
@@ -704,6 +723,20 @@ void ClientSession::arrive() {
   }
   worker_->counters().sessions_moved_in.add();
   server_.note_arrival();
+  if (moved_from_ && moved_from_ != worker_) {
+    ++unsettled_moves_;
+    arrived_at_ = std::chrono::steady_clock::now();
+    moved_from_->post(
+        RunOnWorker{[here = worker_, id = conn_id_] { here->post(MoveSettled{id}); }});
+  }
+}
+
+void ClientSession::move_settled() {
+  DERP_ASSERT(worker_->owns_current_thread());
+  if (unsettled_moves_ == 0 || --unsettled_moves_ > 0) return;
+  std::vector<PacketRef> held = std::move(held_while_moving_);
+  held_while_moving_.clear();
+  for (auto& p : held) enqueue_packet(std::move(p));
 }
 
 void ClientSession::apply_rate_policy() {

@@ -111,8 +111,8 @@ class ClientSession {
   // Called by the transport once the connection is finished: unregisters and accounts.
   void shutdown();
 
-  // Delivery, on this worker's thread.
-  void enqueue_packet(PacketRef frame);
+  // Delivery, on this worker's thread. `forwarded`: passed on by a worker this session left.
+  void enqueue_packet(PacketRef frame, bool forwarded = false);
   void queue_peer_gone(const protocol::NodePublic& key, protocol::PeerGoneReason reason);
   void queue_peer_present(const protocol::PeerPresentFrame& presence);
   void peer_left_region(const protocol::NodePublic& key);
@@ -139,6 +139,13 @@ class ClientSession {
   // succession update the registry in the order they happened.
   void depart(Worker& to);
   void arrive();
+  // Packets routed to the old worker before arrive() reach the new one later, passed on through
+  // the old worker's inbox, while packets routed since go straight to the session: they would
+  // overtake. So from arrive() until a marker sent round the old worker's inbox comes back (every
+  // packet routed there has then been passed on), packets that were not passed on are held back,
+  // in order, and queued behind the passed-on ones. A packet that reached the old worker after
+  // the marker (routed just before arrive() and handed over just after) can still overtake.
+  void move_settled();
 
   // Counts a dropped packet node-wide and against this client: packets for it (queue overflow,
   // gone) and packets from it that had nowhere to go (unknown destination).
@@ -236,6 +243,14 @@ class ClientSession {
   std::optional<protocol::PingData> pending_pong_;
   SendQueue disco_queue_;
   SendQueue other_queue_;
+  // Between arrive() and move_settled(): moves whose marker is still on its way, the packets
+  // held back meanwhile, and when the last move arrived (a lost marker must not hold them for
+  // ever: the tick lets them go).
+  static constexpr std::chrono::seconds kMoveSettlesWithin{1};
+  int unsettled_moves_ = 0;
+  std::vector<PacketRef> held_while_moving_;
+  std::chrono::steady_clock::time_point arrived_at_{};
+  Worker* moved_from_ = nullptr;
   bool serve_disco_first_ = false;
   // Sources this client received packets from: it hears PeerGone when they leave (protocol §4.5).
   std::unordered_set<protocol::NodePublic> peers_heard_from_;

@@ -158,7 +158,10 @@ void Worker::handle(WorkerMessage& m) {
   DERP_ASSERT(owns_current_thread());
   if (!departed_.empty()) [[unlikely]] {
     if (auto id = addressee(m); id && !sessions_.contains(*id)) {
-      if (Worker* to = forwarded_to(*id)) return to->post(std::move(m));
+      if (Worker* to = forwarded_to(*id)) {
+        if (auto* packet = std::get_if<DeliverPacket>(&m)) packet->forwarded = true;
+        return to->post(std::move(m));
+      }
     }
   }
   std::visit(
@@ -166,7 +169,7 @@ void Worker::handle(WorkerMessage& m) {
         using T = std::decay_t<decltype(msg)>;
         if constexpr (std::is_same_v<T, DeliverPacket>) {
           if (auto* s = find_session(msg.conn_id)) {
-            s->enqueue_packet(std::move(msg.frame));
+            s->enqueue_packet(std::move(msg.frame), msg.forwarded);
           } else {
             counters_.count_drop(DropReason::kGoneDisconnected, msg.frame->disco,
                                  msg.frame->packet_bytes());
@@ -185,6 +188,8 @@ void Worker::handle(WorkerMessage& m) {
           }
         } else if constexpr (std::is_same_v<T, CloseConnection>) {
           if (auto* s = find_session(msg.conn_id)) s->close(msg.reason);
+        } else if constexpr (std::is_same_v<T, MoveSettled>) {
+          if (auto* s = find_session(msg.conn_id)) s->move_settled();
         } else if constexpr (std::is_same_v<T, RunOnWorker>) {
           msg.fn();
         }

@@ -14,6 +14,9 @@ namespace derp::server {
 struct DeliverPacket {
   std::uint64_t conn_id;
   PacketRef frame;  // a complete RecvPacket frame
+  // Passed on by a worker the connection had left: routed before the registry named its new
+  // worker, so older than any packet routed there since (ClientSession::move_settled).
+  bool forwarded = false;
 };
 struct SendPeerGone {
   std::uint64_t conn_id;
@@ -34,11 +37,16 @@ struct CloseConnection {
   std::uint64_t conn_id;
   std::string reason;
 };
+// Every message routed to the worker a connection left has now been passed on to it
+// (ClientSession::arrive sends this round the old worker's inbox).
+struct MoveSettled {
+  std::uint64_t conn_id;
+};
 struct RunOnWorker {
   std::function<void()> fn;
 };
 
 using WorkerMessage = std::variant<DeliverPacket, SendPeerGone, SendPeerPresent, PeerGoneFromRegion,
-                                   CloseConnection, RunOnWorker>;
+                                   CloseConnection, MoveSettled, RunOnWorker>;
 
 }  // namespace derp::server

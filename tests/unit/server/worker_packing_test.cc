@@ -295,6 +295,42 @@ TEST(PackedSessions, TheMovedReceiverGetsEveryPacketInOrder) {
   EXPECT_EQ(w.srv().stats().current_connections, 2);
 }
 
+// The packet routed to the old worker before the arrival is passed on only when that worker
+// next reads its inbox; one the sender routes after the arrival goes straight to the session. The
+// later must not overtake the earlier (seen as reordered packets right after a TLS fast-start
+// connect, while the new connection moved to the worker its peer was on).
+TEST(PackedSessions, APacketSentAfterTheArrivalDoesNotOvertakeOnePassedOnByTheOldWorker) {
+  SenderAndReceiver pair(0, 1);
+  auto& w = pair.w;
+  auto& sender = pair.sender;
+  auto& receiver = pair.receiver;
+  receiver.session->depart(w.worker(0));
+  auto send = [&](std::uint8_t n) {
+    std::vector<std::uint8_t> bytes;
+    proto::append_send_packet(bytes, receiver.client_key.public_key(),
+                              std::vector<std::uint8_t>{n});
+    ASSERT_TRUE(sender.feed(bytes));
+  };
+  send(1);  // to worker 1: the registry still names it
+  receiver.session->arrive();
+  send(2);  // straight to the session, now on worker 0
+  send(3);
+  w.worker(1).run_pending();  // passes packet 1 on
+  w.worker(0).run_pending();
+  w.worker(1).run_pending();  // the settle marker, in case it went round behind
+  w.worker(0).run_pending();
+  std::vector<int> order;
+  for (const auto& f : receiver.drain()) {
+    order.push_back(proto::parse_recv_packet(f.payload).value.packet[0]);
+  }
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  // And once settled, packets go straight through again.
+  send(4);
+  auto next = receiver.drain();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(proto::parse_recv_packet(next[0].payload).value.packet[0], 4);
+}
+
 TEST(PackedSessions, TheOldWorkerForwardsInsteadOfServingASessionThatLeft) {
   // The registry still names worker 0 while the receiver is on its way to worker 1: a sender on
   // worker 0 must not queue the packet on the session directly (its socket is in transit; the
