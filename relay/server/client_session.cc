@@ -470,14 +470,14 @@ void ClientSession::enqueue_packet(PacketRef frame, bool forwarded) {
     count_drop(DropReason::kGoneDisconnected, frame->disco, frame->packet_bytes());
     return;
   }
-  if (unsettled_moves_ > 0 && !forwarded) [[unlikely]] {
+  if (move_hold_ && move_hold_->unsettled > 0 && !forwarded) [[unlikely]] {
     // Bounded like the queue it waits for: the oldest goes first.
-    if (held_while_moving_.size() >= other_queue_.capacity()) {
-      const PacketRef& oldest = held_while_moving_.front();
-      count_drop(DropReason::kQueueHead, oldest->disco, oldest->packet_bytes());
-      held_while_moving_.erase(held_while_moving_.begin());
+    auto& held = move_hold_->held;
+    if (held.size() >= other_queue_.capacity()) {
+      count_drop(DropReason::kQueueHead, held.front()->disco, held.front()->packet_bytes());
+      held.erase(held.begin());
     }
-    held_while_moving_.push_back(std::move(frame));
+    held.push_back(std::move(frame));
     return;
   }
   SendQueue& q = frame->disco ? disco_queue_ : other_queue_;
@@ -602,8 +602,9 @@ void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
     close("write timed out");
     return;
   }
-  if (unsettled_moves_ > 0 && now - arrived_at_ >= kMoveSettlesWithin) [[unlikely]] {
-    unsettled_moves_ = 1;
+  if (move_hold_ && move_hold_->unsettled > 0 && now - move_hold_->arrived_at >= kMoveSettlesWithin)
+      [[unlikely]] {
+    move_hold_->unsettled = 1;
     move_settled();
   }
   if (leaving_) {
@@ -632,10 +633,12 @@ void ClientSession::shutdown() {
       count_drop(DropReason::kGoneDisconnected, p->disco, p->packet_bytes());
     }
   }
-  for (const auto& p : held_while_moving_) {
-    count_drop(DropReason::kGoneDisconnected, p->disco, p->packet_bytes());
+  if (move_hold_) {
+    for (const auto& p : move_hold_->held) {
+      count_drop(DropReason::kGoneDisconnected, p->disco, p->packet_bytes());
+    }
+    move_hold_.reset();
   }
-  held_while_moving_.clear();
   if (!registered_ && !leaving_ && !close_reason_.empty()) {
     spdlog::debug("connection from {} closed during handshake: {}", info_.remote_text,
                   close_reason_);
@@ -698,7 +701,8 @@ void ClientSession::depart(Worker& to) {
   if (registered_) count_in_gauges(-1);
   worker_->remove_session(conn_id_);
   worker_->forward_messages_of(conn_id_, to);
-  moved_from_ = worker_;
+  if (!move_hold_) move_hold_ = std::make_unique<MoveHold>();
+  move_hold_->from = worker_;
   worker_ = &to;
 }
 
@@ -723,19 +727,22 @@ void ClientSession::arrive() {
   }
   worker_->counters().sessions_moved_in.add();
   server_.note_arrival();
-  if (moved_from_ && moved_from_ != worker_) {
-    ++unsettled_moves_;
-    arrived_at_ = std::chrono::steady_clock::now();
-    moved_from_->post(
-        RunOnWorker{[here = worker_, id = conn_id_] { here->post(MoveSettled{id}); }});
+  if (!move_hold_) return;
+  if (move_hold_->from == worker_) {
+    if (move_hold_->unsettled == 0) move_hold_.reset();
+    return;
   }
+  ++move_hold_->unsettled;
+  move_hold_->arrived_at = std::chrono::steady_clock::now();
+  move_hold_->from->post(
+      RunOnWorker{[here = worker_, id = conn_id_] { here->post(MoveSettled{id}); }});
 }
 
 void ClientSession::move_settled() {
   DERP_ASSERT(worker_->owns_current_thread());
-  if (unsettled_moves_ == 0 || --unsettled_moves_ > 0) return;
-  std::vector<PacketRef> held = std::move(held_while_moving_);
-  held_while_moving_.clear();
+  if (!move_hold_ || move_hold_->unsettled == 0 || --move_hold_->unsettled > 0) return;
+  std::vector<PacketRef> held = std::move(move_hold_->held);
+  move_hold_.reset();
   for (auto& p : held) enqueue_packet(std::move(p));
 }
 

@@ -243,14 +243,17 @@ class ClientSession {
   std::optional<protocol::PingData> pending_pong_;
   SendQueue disco_queue_;
   SendQueue other_queue_;
-  // Between arrive() and move_settled(): moves whose marker is still on its way, the packets
-  // held back meanwhile, and when the last move arrived (a lost marker must not hold them for
-  // ever: the tick lets them go).
+  // From depart() until the last move settles; null otherwise, so that a session that does not
+  // move (nearly all, nearly always) pays a pointer for it, not a vector.
+  struct MoveHold {
+    Worker* from = nullptr;  // the worker it last left
+    int unsettled = 0;       // moves whose marker is still on its way
+    std::vector<PacketRef> held;
+    // When it last arrived: a lost marker must not hold the packets for ever (on_tick).
+    std::chrono::steady_clock::time_point arrived_at{};
+  };
   static constexpr std::chrono::seconds kMoveSettlesWithin{1};
-  int unsettled_moves_ = 0;
-  std::vector<PacketRef> held_while_moving_;
-  std::chrono::steady_clock::time_point arrived_at_{};
-  Worker* moved_from_ = nullptr;
+  std::unique_ptr<MoveHold> move_hold_;
   bool serve_disco_first_ = false;
   // Sources this client received packets from: it hears PeerGone when they leave (protocol §4.5).
   std::unordered_set<protocol::NodePublic> peers_heard_from_;
