@@ -246,8 +246,9 @@ class SocketConnection : public server::SessionTransport,
     output_ended_ = true;
     boost::system::error_code ignored;
     transport_.socket().shutdown(boost::asio::socket_base::shutdown_send, ignored);
-    // The client's FIN may already be here, unseen behind a short read (on_readable).
-    schedule_read();
+    // The client's FIN may already be here, unseen behind a short read (on_readable). A paused
+    // input reads when its pause ends.
+    if (!input_pause_.paused()) schedule_read();
   }
 
   void wait_writable() {

@@ -123,6 +123,11 @@ void ClientSession::leave(std::string_view reason, std::optional<protocol::Resta
   if (closing_ || leaving_) return;
   if (!established_) return close(reason);
   if (hint) proto::append_restarting(control_, *hint);
+  // What a move still holds back is queued now, so that it is written before the end.
+  if (move_hold_) {
+    move_hold_->unsettled = 1;
+    move_settled();
+  }
   leaving_ = true;
   leave_started_ = server_.now();
   if (close_reason_.empty()) close_reason_ = std::string(reason);
@@ -680,8 +685,10 @@ std::optional<std::uint32_t> ClientSession::packing_move_wanted() {
   const std::size_t active = server_.active_workers();
   if (active == placed_for_active_) [[likely]]
     return std::nullopt;
+  // Nor while its last move has not settled: packets it holds back are newer than what an old
+  // worker may still pass on, and a second move would let those overtake them. It moves later.
   if (!registered_ || can_mesh_ || watcher_ || leaving_ || closing_ || awaiting_admission_ ||
-      duplicate_.load(std::memory_order_relaxed)) {
+      move_hold_ || duplicate_.load(std::memory_order_relaxed)) {
     return std::nullopt;
   }
   const std::uint32_t home = home_worker(conn_id_, active);
@@ -733,7 +740,7 @@ void ClientSession::arrive() {
     return;
   }
   ++move_hold_->unsettled;
-  move_hold_->arrived_at = std::chrono::steady_clock::now();
+  move_hold_->arrived_at = server_.now();
   move_hold_->from->post(
       RunOnWorker{[here = worker_, id = conn_id_] { here->post(MoveSettled{id}); }});
 }

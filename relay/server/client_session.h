@@ -143,8 +143,9 @@ class ClientSession {
   // the old worker's inbox, while packets routed since go straight to the session: they would
   // overtake. So from arrive() until a marker sent round the old worker's inbox comes back (every
   // packet routed there has then been passed on), packets that were not passed on are held back,
-  // in order, and queued behind the passed-on ones. A packet that reached the old worker after
-  // the marker (routed just before arrive() and handed over just after) can still overtake.
+  // in order, and queued behind the passed-on ones. The session does not move again before
+  // then (move_wanted). A packet that reached the old worker after the marker (routed just
+  // before arrive() and handed over just after) can still overtake.
   void move_settled();
 
   // Counts a dropped packet node-wide and against this client: packets for it (queue overflow,

@@ -331,6 +331,32 @@ TEST(PackedSessions, APacketSentAfterTheArrivalDoesNotOvertakeOnePassedOnByTheOl
   EXPECT_EQ(proto::parse_recv_packet(next[0].payload).value.packet[0], 4);
 }
 
+// A second move before the first settled would carry held packets past ones the first old
+// worker still passes on; so the session waits for the marker before it moves again.
+TEST(PackedSessions, ASessionDoesNotMoveAgainUntilItsMoveHasSettled) {
+  TwoWorkers w;
+  // Sessions accepted on worker 1 move to worker 0 (one active worker); one whose home is worker
+  // 1 once both are active is the one that would move again.
+  std::vector<std::unique_ptr<SessionUnderTest>> sessions;
+  SessionUnderTest* mover = nullptr;
+  while (!mover && sessions.size() < 64) {
+    sessions.push_back(
+        std::make_unique<SessionUnderTest>(w.srv(), proto::NodePrivate::generate(), 1));
+    handshake(*sessions.back(), w.srv());
+    if (home_worker(sessions.back()->session->conn_id(), 2) == 1) mover = sessions.back().get();
+  }
+  ASSERT_NE(mover, nullptr);
+  ASSERT_EQ(mover->session->move_wanted(), std::optional<std::uint32_t>(0));
+  mover->session->depart(w.worker(0));
+  mover->session->arrive();
+  w.srv().apply_packing(std::array<double, 2>{0.9, 0});
+  ASSERT_EQ(w.srv().active_workers(), 2u);
+  EXPECT_FALSE(mover->session->move_wanted()) << "its first move has not settled";
+  w.worker(1).run_pending();  // the marker goes round the old worker…
+  w.worker(0).run_pending();  // …and back
+  EXPECT_EQ(mover->session->move_wanted(), std::optional<std::uint32_t>(1));
+}
+
 TEST(PackedSessions, TheOldWorkerForwardsInsteadOfServingASessionThatLeft) {
   // The registry still names worker 0 while the receiver is on its way to worker 1: a sender on
   // worker 0 must not queue the packet on the session directly (its socket is in transit; the
