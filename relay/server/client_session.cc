@@ -124,10 +124,7 @@ void ClientSession::leave(std::string_view reason, std::optional<protocol::Resta
   if (!established_) return close(reason);
   if (hint) proto::append_restarting(control_, *hint);
   // What a move still holds back is queued now, so that it is written before the end.
-  if (move_hold_) {
-    move_hold_->unsettled = 1;
-    move_settled();
-  }
+  if (move_hold_) release_held();
   leaving_ = true;
   leave_started_ = server_.now();
   if (close_reason_.empty()) close_reason_ = std::string(reason);
@@ -475,7 +472,7 @@ void ClientSession::enqueue_packet(PacketRef frame, bool forwarded) {
     count_drop(DropReason::kGoneDisconnected, frame->disco, frame->packet_bytes());
     return;
   }
-  if (move_hold_ && move_hold_->unsettled > 0 && !forwarded) [[unlikely]] {
+  if (move_hold_ && !forwarded) [[unlikely]] {
     // Bounded like the queue it waits for: the oldest goes first.
     auto& held = move_hold_->held;
     if (held.size() >= other_queue_.capacity()) {
@@ -607,10 +604,8 @@ void ClientSession::on_tick(std::chrono::steady_clock::time_point now) {
     close("write timed out");
     return;
   }
-  if (move_hold_ && move_hold_->unsettled > 0 && now - move_hold_->arrived_at >= kMoveSettlesWithin)
-      [[unlikely]] {
-    move_hold_->unsettled = 1;
-    move_settled();
+  if (move_hold_ && now - move_hold_->arrived_at >= kMoveSettlesWithin) [[unlikely]] {
+    release_held();
   }
   if (leaving_) {
     if (now - leave_started_ >= kLeaveLinger) close(close_reason_);
@@ -708,7 +703,8 @@ void ClientSession::depart(Worker& to) {
   if (registered_) count_in_gauges(-1);
   worker_->remove_session(conn_id_);
   worker_->forward_messages_of(conn_id_, to);
-  if (!move_hold_) move_hold_ = std::make_unique<MoveHold>();
+  // Never while a hold is on: move_wanted() waits for the last move to settle.
+  move_hold_ = std::make_unique<MoveHold>();
   move_hold_->from = worker_;
   worker_ = &to;
 }
@@ -735,11 +731,6 @@ void ClientSession::arrive() {
   worker_->counters().sessions_moved_in.add();
   server_.note_arrival();
   if (!move_hold_) return;
-  if (move_hold_->from == worker_) {
-    if (move_hold_->unsettled == 0) move_hold_.reset();
-    return;
-  }
-  ++move_hold_->unsettled;
   move_hold_->arrived_at = server_.now();
   move_hold_->from->post(
       RunOnWorker{[here = worker_, id = conn_id_] { here->post(MoveSettled{id}); }});
@@ -747,7 +738,10 @@ void ClientSession::arrive() {
 
 void ClientSession::move_settled() {
   DERP_ASSERT(worker_->owns_current_thread());
-  if (!move_hold_ || move_hold_->unsettled == 0 || --move_hold_->unsettled > 0) return;
+  if (move_hold_) release_held();
+}
+
+void ClientSession::release_held() {
   std::vector<PacketRef> held = std::move(move_hold_->held);
   move_hold_.reset();
   for (auto& p : held) enqueue_packet(std::move(p));

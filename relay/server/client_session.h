@@ -193,6 +193,8 @@ class ClientSession {
   std::optional<std::uint32_t> packing_move_wanted();
   void append_packet(std::vector<std::uint8_t>& out, PacketRef p, std::int64_t now_ns);
   std::chrono::milliseconds next_keepalive_delay();
+  // Queues what a move held back, in order, and ends the hold.
+  void release_held();
 
   Server& server_;
   Worker* worker_;
@@ -246,9 +248,10 @@ class ClientSession {
   SendQueue other_queue_;
   // From depart() until the last move settles; null otherwise, so that a session that does not
   // move (nearly all, nearly always) pays a pointer for it, not a vector.
+  // Its marker is on its way while this exists (from arrive() on; nothing is queued on a session
+  // between depart() and arrive()).
   struct MoveHold {
-    Worker* from = nullptr;  // the worker it last left
-    int unsettled = 0;       // moves whose marker is still on its way
+    Worker* from = nullptr;  // the worker it left
     std::vector<PacketRef> held;
     // When it last arrived: a lost marker must not hold the packets for ever (on_tick).
     std::chrono::steady_clock::time_point arrived_at{};
